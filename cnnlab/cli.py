@@ -1,0 +1,125 @@
+"""python -m cnnlab: train an experiment headless, or list the stored runs.
+
+The CLI goes through the same job manager and store as the UI, so a run started here shows
+up on the pages like any other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from cnnlab.config import ExperimentConfig
+from cnnlab.store import RunStore
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cnnlab", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    train = commands.add_parser("train", help="train an experiment (the default one with no arguments)")
+    train.add_argument("--config", type=Path, help="experiment config JSON file")
+    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
+                       help="override a field, e.g. --set epochs=3 --set tricks.dropout_rate=0.5")
+    train.add_argument("--name", help="a name for the run")
+    runs = commands.add_parser("runs", help="list the stored runs")
+    runs.add_argument("--limit", type=int, default=50)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "train":
+            return _train(args)
+        return _runs(args)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """Turn ["epochs=3", "tricks.batch_norm=true"] into {"epochs": 3, "tricks.batch_norm": True}.
+
+    Values are read as JSON where they parse (numbers, true/false, null), else as text.
+    """
+    overrides = {}
+    for item in items:
+        field, sep, raw = item.partition("=")
+        if not sep or not field:
+            raise ValueError(
+                f"Invalid --set. Expected FIELD=VALUE, e.g. 'learning_rate=0.01'. Received: {item!r}."
+            )
+        try:
+            overrides[field.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            overrides[field.strip()] = raw
+    return overrides
+
+
+def load_config(path: Path | None, overrides: list[str]) -> ExperimentConfig:
+    config = ExperimentConfig()
+    if path is not None:
+        try:
+            text = path.read_text()
+        except OSError as error:
+            raise ValueError(
+                f"Could not read the config file. Expected a readable JSON file. "
+                f"Received: '{path}' ({error.strerror}). Check the path."
+            ) from None
+        config = ExperimentConfig.from_json(text)
+    return config.with_overrides(parse_overrides(overrides))
+
+
+def _train(args) -> int:
+    from cnnlab.training import JobManager
+
+    config = load_config(args.config, args.overrides)
+    manager = JobManager(max_concurrent=1)
+    run_id = manager.submit(config, name=args.name)
+    print(f"run {run_id}: {config.summary()} (store: {manager.store.home})", file=sys.stderr)
+    try:
+        record = _follow(manager.store, run_id)
+    except KeyboardInterrupt:
+        manager.stop(run_id)
+        record = manager.wait(run_id)
+    print(file=sys.stderr)
+    summary = ", ".join(f"{k} {v:.4g}" for k, v in sorted(record.final_metrics.items()))
+    print(f"run {run_id} {record.status}" + (f": {summary}" if summary else ""))
+    if record.error:
+        print(record.error, file=sys.stderr)
+    return 0 if record.status == "completed" else 1
+
+
+def _follow(store: RunStore, run_id: str):
+    """Print a one-line progress bar until the run ends."""
+    while True:
+        record = store.get_run(run_id)
+        if not record.is_active:
+            return record
+        print("\r" + progress_line(record), end="", file=sys.stderr, flush=True)
+        time.sleep(0.5)
+
+
+def progress_line(record) -> str:
+    progress = record.progress
+    if record.status == "queued" or not progress:
+        return f"{record.status}..."
+    width = 30
+    filled = int(width * progress.get("fraction", 0.0))
+    eta = progress.get("eta_s")
+    left = f"{eta:5.0f} s left" if eta is not None else ""
+    return (f"[{'#' * filled}{'.' * (width - filled)}] epoch {progress['epoch']}/{progress['epochs']} "
+            f"step {progress['step']}/{progress['steps_per_epoch']} {left}")
+
+
+def _runs(args) -> int:
+    store = RunStore()
+    records = store.list_runs(limit=args.limit)
+    if not records:
+        print(f"No runs stored in {store.home}.")
+        return 0
+    print(f"{'run':<22} {'status':<12} {'val acc':>8}  name")
+    for record in records:
+        accuracy = record.final_metrics.get("val_accuracy")
+        shown = f"{accuracy:.3f}" if accuracy is not None else "-"
+        print(f"{record.run_id:<22} {record.status:<12} {shown:>8}  {record.name}")
+    return 0

@@ -1,0 +1,57 @@
+"""Which process owns a run, and whether that process is still alive.
+
+Why: after a crash the store must tell runs whose process is gone (to mark them
+`interrupted`) from runs another live process is still training. A pid alone is not enough:
+pids are reused, so on Linux the process's start time is compared with when it took the run.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+# A live process that started this long after it supposedly took a run is a newer process
+# that reuses a dead owner's pid.
+PID_REUSE_SLACK_S = 60.0
+
+
+def this_owner() -> str:
+    """"hostname:pid" of the current process (computed each time: a fork has a new pid)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def pid_alive(pid: int, since: float) -> bool:
+    """Whether `pid` is a live process that could have taken a run at `since`."""
+    if os.name == "nt":  # os.kill(pid, 0) would send Ctrl-C on Windows.
+        return _windows_pid_alive(pid)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, but another user's
+        pass
+    try:  # Linux tells a zombie and when the process started.
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+    except (OSError, StopIteration, ValueError, IndexError):
+        return True
+    fields = stat[stat.rindex(")") + 2:].split()  # fields 3.. of proc(5)
+    started = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    return fields[0] != "Z" and started <= since + PID_REUSE_SLACK_S
+
+
+def _windows_pid_alive(pid: int) -> bool:
+    import ctypes
+
+    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+    if not handle:
+        return kernel32.GetLastError() == 5  # access denied: it exists
+    try:
+        code = ctypes.c_ulong()
+        kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+        return code.value == 259  # STILL_ACTIVE
+    finally:
+        kernel32.CloseHandle(handle)

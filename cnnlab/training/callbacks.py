@@ -1,0 +1,123 @@
+"""The Keras callback that streams a run's metrics and progress into the run store.
+
+Why buffered: one SQLite transaction per batch would cost more than a small model's
+batch itself. Rows are buffered and written together at most every `flush_interval_s`
+(and at every epoch end), which keeps readers under a second behind and the overhead low.
+The callback also turns the job manager's stop flag into `model.stop_training` and a
+non-finite loss into the `diverged` outcome.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import keras
+
+# Keras log key -> stored name of the per-batch rows. Per-epoch rows keep Keras' names
+# ("loss", "val_accuracy", ...); per-batch rows carry the "batch/" prefix.
+BATCH_METRICS = {
+    "batch_loss": "batch/loss",  # this batch's loss
+    "loss": "batch/running_loss",  # Keras' running mean over the epoch so far
+    "accuracy": "batch/running_accuracy",
+    "learning_rate": "batch/learning_rate",
+}
+
+
+class StoreCallback(keras.callbacks.Callback):
+    """Write per-batch and per-epoch metrics and progress of one run to the store.
+
+    Args:
+        store: the RunStore.
+        run_id: the run being trained.
+        epochs: planned epochs, for progress and time left.
+        steps_per_epoch: batches per epoch.
+        batch_size: images per batch, for throughput.
+        stop_event: set by the job manager to stop within one batch.
+        flush_interval_s: longest time rows wait in the buffer (default 0.25 s).
+    """
+
+    def __init__(self, store, run_id: str, *, epochs: int, steps_per_epoch: int,
+                 batch_size: int, stop_event: threading.Event | None = None,
+                 flush_interval_s: float = 0.25):
+        super().__init__()
+        self.store = store
+        self.run_id = run_id
+        self.epochs = epochs
+        self.steps_per_epoch = steps_per_epoch
+        self.batch_size = batch_size
+        self.stop_event = stop_event or threading.Event()
+        self.flush_interval_s = flush_interval_s
+        self.diverged = False
+        self.stopped = False
+        self.last_epoch_logs: dict = {}
+        self._rows: list[tuple[int, int, str, float]] = []
+        self._epoch = 0
+        self._step = 0
+        self._last_flush = 0.0
+        self._train_start = 0.0
+        self._epoch_start = 0.0
+
+    # -- Keras hooks ---------------------------------------------------------------------
+
+    def on_train_begin(self, logs=None):
+        self._train_start = self._last_flush = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch + 1
+        self._step = 0
+        self._epoch_start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = logs or {}
+        self._step = batch + 1
+        for key, name in BATCH_METRICS.items():
+            if key in logs:
+                self._rows.append((self._epoch, self._step, name, float(logs[key])))
+        loss = float(logs.get("batch_loss", logs.get("loss", 0.0)))
+        if not math.isfinite(loss):
+            self.diverged = True
+            self.model.stop_training = True
+        elif self.stop_event.is_set():
+            self.stopped = True
+            self.model.stop_training = True
+        if self.model.stop_training or time.perf_counter() - self._last_flush >= self.flush_interval_s:
+            self._flush()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.model.stop_training and self._step < self.steps_per_epoch:
+            # A partial epoch's means are not comparable with full epochs: keep the
+            # per-batch rows, skip the epoch point.
+            self._flush()
+            return
+        seconds = time.perf_counter() - self._epoch_start
+        logs = dict(logs or {})
+        logs.pop("batch_loss", None)
+        logs["epoch_time_s"] = seconds
+        logs["images_per_s"] = self._step * self.batch_size / seconds if seconds else 0.0
+        self.last_epoch_logs = {k: float(v) for k, v in logs.items()}
+        step = self.steps_per_epoch
+        self._rows.extend((self._epoch, step, k, v) for k, v in self.last_epoch_logs.items())
+        self._flush()
+
+    def on_train_end(self, logs=None):
+        self._flush()
+
+    # -- internals -----------------------------------------------------------------------
+
+    def progress(self) -> dict:
+        done = (self._epoch - 1) * self.steps_per_epoch + self._step
+        total = self.epochs * self.steps_per_epoch
+        elapsed = time.perf_counter() - self._train_start
+        eta = elapsed / done * (total - done) if done else None
+        return {
+            "epoch": self._epoch, "epochs": self.epochs, "step": self._step,
+            "steps_per_epoch": self.steps_per_epoch, "fraction": done / total if total else 0.0,
+            "elapsed_s": elapsed, "eta_s": eta,
+        }
+
+    def _flush(self) -> None:
+        rows, self._rows = self._rows, []
+        self.store.add_metrics_and_progress(self.run_id, rows, self.progress())
+        self._last_flush = time.perf_counter()

@@ -1,0 +1,44 @@
+"""In a real browser: press Train with the defaults and watch the curves grow."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.browser import browser_page, chromium_path, screenshot, served_app
+
+pytestmark = pytest.mark.browser
+
+# The number of points in each trace of the training-curves chart.
+TRACE_LENGTHS = """() => {
+  const plot = document.querySelector('.js-plotly-plot');
+  return plot && plot.data ? plot.data.map(t => (t.x || []).length) : null;
+}"""
+
+
+def test_training_the_default_experiment_shows_growing_curves(tmp_path):
+    chromium_path()
+    with served_app(tmp_path / "runs") as url, browser_page() as page:
+        page.goto(f"{url}/train")
+        page.get_by_role("button", name="Train").click()
+        page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+        page.get_by_text("Epoch", exact=False).first.wait_for(timeout=60_000)
+        page.wait_for_function(f"({TRACE_LENGTHS})()?.[0] > 0", timeout=60_000)
+        first = page.evaluate(TRACE_LENGTHS)
+        screenshot(page, "train-running")
+        page.wait_for_function(
+            f"(() => {{ const n = ({TRACE_LENGTHS})(); return n && n.reduce((a, b) => a + b, 0) > {sum(first)}; }})()",
+            timeout=60_000,
+        )
+        assert "run=" in page.url, "the URL carries the run id so a reload reattaches"
+        page.get_by_text("completed", exact=False).first.wait_for(timeout=120_000)
+        page.wait_for_selector("text=Validation accuracy", timeout=30_000)
+        time.sleep(1)  # let Plotly finish its last redraw before the screenshot
+        final = page.evaluate(TRACE_LENGTHS)
+        screenshot(page, "train-completed")
+        assert sum(final) > sum(first)
+        # Reloading the page reattaches to the same run.
+        page.reload()
+        page.wait_for_selector("text=Validation accuracy", timeout=60_000)
+        assert page.evaluate(TRACE_LENGTHS) == final

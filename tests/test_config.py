@@ -1,0 +1,96 @@
+"""ExperimentConfig: validation messages, JSON round-trip, overrides."""
+
+import json
+
+import pytest
+
+from cnnlab.config import ExperimentConfig, Tricks
+
+INVALID = [
+    # (fields, a fragment the message must contain)
+    ({"learning_rate": -0.1}, "Invalid `learning_rate`. Expected a value > 0.0"),
+    ({"learning_rate": 0}, "Received: 0.0"),
+    ({"tricks": {"dropout_rate": 1.0}}, "Invalid `dropout_rate`. Expected a value >= 0.0 and < 1.0. Received: 1.0"),
+    ({"tricks": {"dropout_rate": -0.1}}, "`dropout_rate`"),
+    ({"tricks": {"l2": -1e-3}}, "Invalid `l2`"),
+    ({"batch_size": 0}, "Invalid `batch_size`. Expected a value >= 1"),
+    ({"epochs": 0}, "Invalid `epochs`. Expected a value >= 1"),
+    ({"dataset": "imagenet"}, "Unknown `dataset`. Expected one of ['digits', 'shapes'"),
+    ({"architecture": "resnet18"}, "Unknown `architecture`. Expected one of"),
+    ({"optimizer": "adamx"}, "Unknown `optimizer`. Expected one of ['sgd', 'rmsprop', 'adam']. Received: 'adamx'"),
+    ({"epochs": "3"}, "Invalid type for `epochs`. Expected a whole number. Received: '3' (str)"),
+    ({"epochs": 2.5}, "Invalid type for `epochs`"),
+    ({"tricks": {"batch_norm": 1}}, "Invalid type for `batch_norm`. Expected a boolean"),
+    ({"learning_rate": float("nan")}, "Expected a finite number"),
+    ({"seed": -1}, "Invalid `seed`"),
+    ({"validation_fraction": 0.95}, "Invalid `validation_fraction`. Expected a value >= 0.0 and <= 0.9"),
+    ({"train_size": 0}, "Invalid `train_size`"),
+    ({"image_size": 4}, "Invalid `image_size`"),
+    ({"dataset": None}, "`dataset` is required"),
+    ({"foo": 1}, "Unknown field 'foo' in `ExperimentConfig`. Expected only these fields: ["),
+    ({"tricks": {"bn": True}}, "Unknown field 'bn' in `Tricks`"),
+    ({"tricks": [0.5]}, "Invalid `Tricks`. Expected a JSON object"),
+]
+
+
+@pytest.mark.parametrize("fields, message", INVALID)
+def test_invalid_fields_are_rejected_with_a_clear_message(fields, message):
+    with pytest.raises(ValueError) as error:
+        ExperimentConfig.from_dict(fields)
+    assert message in str(error.value)
+
+
+def test_defaults_are_valid_and_round_trip_through_json():
+    config = ExperimentConfig()
+    assert ExperimentConfig.from_json(config.to_json()) == config
+    changed = ExperimentConfig(dataset="shapes", tricks=Tricks(dropout_rate=0.5, batch_norm=True, l2=1e-3),
+                               learning_rate=0.01, train_size=500, image_size=48)
+    restored = ExperimentConfig.from_json(changed.to_json())
+    assert restored == changed
+    assert isinstance(restored.tricks, Tricks)
+    assert json.loads(changed.to_json())["tricks"]["dropout_rate"] == 0.5
+
+
+def test_config_is_frozen():
+    with pytest.raises(AttributeError):
+        ExperimentConfig().epochs = 3
+
+
+def test_integers_are_accepted_where_numbers_are_expected():
+    config = ExperimentConfig.from_dict({"learning_rate": 1, "epochs": 3.0})
+    assert config.learning_rate == 1.0 and isinstance(config.learning_rate, float)
+    assert config.epochs == 3 and isinstance(config.epochs, int)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("{not json", "Could not parse the experiment config"),
+    ("[1, 2]", "Expected a JSON object"),
+    ('{"epochs": 0}', "Invalid `epochs`"),
+])
+def test_malformed_json_is_rejected(text, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        ExperimentConfig.from_json(text)
+
+
+def test_dotted_overrides():
+    config = ExperimentConfig().with_overrides({"epochs": 2, "tricks.dropout_rate": 0.25})
+    assert config.epochs == 2 and config.tricks.dropout_rate == 0.25
+    with pytest.raises(ValueError, match="Unknown config field `dropout`"):
+        ExperimentConfig().with_overrides({"tricks.dropout": 0.5})
+    with pytest.raises(ValueError, match="Unknown config section `trick`"):
+        ExperimentConfig().with_overrides({"trick.dropout_rate": 0.5})
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"batch_size": 4096}, "`batch_size` is larger than the training set"),
+    ({"train_size": 100, "batch_size": 101}, "Expected at most 100"),
+])
+def test_batch_size_larger_than_the_training_set_is_infeasible(fields, message):
+    config = ExperimentConfig(**fields)
+    with pytest.raises(ValueError, match=message):
+        config.check_feasible()
+
+
+def test_default_config_is_feasible():
+    ExperimentConfig().check_feasible()
+    assert ExperimentConfig(train_size=64, batch_size=64).planned_train_count() == 64

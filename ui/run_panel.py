@@ -1,0 +1,100 @@
+"""The live view of one run: status, progress, Stop, and the growing curves.
+
+It polls the store once a second from a fragment while the run is active, fetching only
+new metric rows, and stops polling (a full rerun) when the run ends.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from cnnlab import charts
+from cnnlab.history import RunHistory
+from ui.resources import STATUS_ICONS, job_manager
+
+POLL_SECONDS = 1.0
+
+
+def show_run(run_id: str) -> None:
+    """Draw the panel of `run_id`; live while it trains."""
+    record = job_manager().store.get_run(run_id)
+    if record is None:
+        st.warning(f"Run {run_id} is not in the store (deleted?). Start a new one above.")
+        return
+    interval = POLL_SECONDS if record.is_active else None
+    st.fragment(run_every=interval, key=f"run_panel_{run_id}")(_panel)(run_id, record.is_active)
+
+
+def _panel(run_id: str, was_active: bool) -> None:
+    manager = job_manager()
+    record = manager.store.get_run(run_id)
+    if record is None:
+        st.warning(f"Run {run_id} was deleted.")
+        return
+    if was_active and not record.is_active:
+        st.rerun()  # the run just ended: redraw the page once, without the poller
+
+    history = _history(run_id)
+    history.update(manager.store)
+
+    title, stop = st.columns([5, 1], vertical_alignment="center")
+    icon = STATUS_ICONS.get(record.status, "")
+    title.subheader(f"{icon} {record.name}")
+    title.caption(f"Run `{run_id}` · status **{record.status}** · device {record.device or '—'}")
+    if record.is_active and stop.button("Stop", key=f"train_stop_{run_id}", icon=":material/stop:",
+                                        type="primary", width="stretch"):
+        manager.stop(run_id)
+        st.toast("Stopping after this batch...")
+
+    _progress(record)
+    if record.error:
+        (st.warning if record.status == "diverged" else st.error)(record.error)
+    _final_metrics(record)
+    progress = record.progress or {}
+    figure = charts.training_curves(
+        history.epochs, history.batches,
+        steps_per_epoch=progress.get("steps_per_epoch"),
+        total_epochs=record.config.get("epochs"),
+    )
+    st.plotly_chart(figure, key=f"train_curves_{run_id}", config={"displaylogo": False})
+
+
+def _history(run_id: str) -> RunHistory:
+    histories = st.session_state.setdefault("train_histories", {})
+    if run_id not in histories:
+        histories[run_id] = RunHistory(run_id)
+    return histories[run_id]
+
+
+def _progress(record) -> None:
+    progress = record.progress or {}
+    if record.status == "queued":
+        st.progress(0.0, text="Queued: waiting for a free training slot...")
+    elif record.status == "running":
+        if not progress:
+            st.progress(0.0, text="Loading data and building the model...")
+            return
+        eta = progress.get("eta_s")
+        left = f" · {eta:.0f} s left" if eta is not None else ""
+        st.progress(
+            min(progress.get("fraction", 0.0), 1.0),
+            text=(f"Epoch {progress['epoch']}/{progress['epochs']} · step "
+                  f"{progress['step']}/{progress['steps_per_epoch']}{left}"),
+        )
+
+
+def _final_metrics(record) -> None:
+    final = record.final_metrics
+    if not final:
+        return
+    shown = [
+        ("Train accuracy", "accuracy"), ("Validation accuracy", "val_accuracy"),
+        ("Test accuracy", "test_accuracy"), ("Validation loss", "val_loss"),
+    ]
+    present = [(label, final[key]) for label, key in shown if key in final]
+    duration = record.duration_s
+    columns = st.columns(len(present) + 1)
+    for column, (label, value) in zip(columns, present):
+        column.metric(label, f"{value:.1%}" if "accuracy" in label.lower() else f"{value:.3f}")
+    if duration is not None:
+        columns[-1].metric("Duration", f"{duration:.0f} s")
