@@ -1,13 +1,14 @@
-"""cnnlab: the home page and the router to the lab's pages."""
+"""cnnlab: the home page. Streamlit finds the other pages in pages/."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from ui.layout import page_setup
+from ui.resources import job_manager
+
 
 def home() -> None:
-    from ui.resources import job_manager
-
     st.title("cnnlab")
     st.markdown(
         "An interactive lab for the **training tricks of convolutional networks**. "
@@ -15,7 +16,7 @@ def home() -> None:
         "and off, press **Train**, and watch the loss and accuracy curves grow while the "
         "network trains in the background. Every run is kept, so you can come back to it."
     )
-    st.page_link("pages/train.py", label="Start training", icon=":material/play_arrow:")
+    st.page_link("pages/1_Train.py", label="Start training", icon=":material/play_arrow:")
 
     runs = job_manager().store.list_runs(limit=20)
     st.subheader("Recent runs")
@@ -43,9 +44,5 @@ def home() -> None:
     )
 
 
-st.set_page_config(page_title="cnnlab", page_icon=":material/neurology:", layout="wide")
-navigation = st.navigation([
-    st.Page(home, title="Home", icon=":material/home:", default=True),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-])
-navigation.run()
+page_setup("Home")
+home()

@@ -39,6 +39,10 @@ def training_curves(epochs: pd.DataFrame, batches: pd.DataFrame, *, steps_per_ep
         x = epoch - 1 + step / per_epoch
         figure.add_trace(go.Scatter(x=x, y=batches["loss"], name="batch loss", mode="lines",
                                     line={"color": BATCH_COLOR, "width": 1}), row=1, col=1)
+        if "running_accuracy" in batches:
+            figure.add_trace(go.Scatter(x=x, y=batches["running_accuracy"], mode="lines",
+                                        name="running train accuracy",
+                                        line={"color": BATCH_COLOR, "width": 1}), row=1, col=2)
     for column, col, name, color, dash in (
         ("loss", 1, "train loss", TRAIN_COLOR, None),
         ("val_loss", 1, "validation loss", VAL_COLOR, None),

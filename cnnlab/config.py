@@ -80,7 +80,7 @@ class ExperimentConfig:
     optimizer: str = _spec("adam", "Optimizer.", choices=lambda: list(OPTIMIZERS))
     learning_rate: float = _spec(1e-3, "Learning rate.", above=0.0, maximum=1e4)
     batch_size: int = _spec(32, "Mini-batch size.", minimum=1, maximum=65536)
-    epochs: int = _spec(8, "Number of epochs.", minimum=1, maximum=1000)
+    epochs: int = _spec(6, "Number of epochs.", minimum=1, maximum=1000)
     # One seed for data order, subset, initialization and dropout masks.
     seed: int = _spec(0, "Random seed.", minimum=0, maximum=2**31 - 1)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -13,17 +14,17 @@ pytestmark = pytest.mark.browser
 # The number of points in each trace of the training-curves chart.
 TRACE_LENGTHS = """() => {
   const plot = document.querySelector('.js-plotly-plot');
-  return plot && plot.data ? plot.data.map(t => (t.x || []).length) : null;
+  return plot && plot._fullData ? plot._fullData.map(t => t._length || 0) : null;
 }"""
 
 
 def test_training_the_default_experiment_shows_growing_curves(tmp_path):
     chromium_path()
     with served_app(tmp_path / "runs") as url, browser_page() as page:
-        page.goto(f"{url}/train")
+        page.goto(f"{url}/Train")
         page.get_by_role("button", name="Train").click()
         page.wait_for_selector(".js-plotly-plot", timeout=60_000)
-        page.get_by_text("Epoch", exact=False).first.wait_for(timeout=60_000)
+        page.get_by_text(re.compile(r"Epoch \d+/\d+")).first.wait_for(timeout=60_000)
         page.wait_for_function(f"({TRACE_LENGTHS})()?.[0] > 0", timeout=60_000)
         first = page.evaluate(TRACE_LENGTHS)
         screenshot(page, "train-running")
@@ -32,7 +33,7 @@ def test_training_the_default_experiment_shows_growing_curves(tmp_path):
             timeout=60_000,
         )
         assert "run=" in page.url, "the URL carries the run id so a reload reattaches"
-        page.get_by_text("completed", exact=False).first.wait_for(timeout=120_000)
+        page.get_by_text(re.compile(r"status completed")).first.wait_for(timeout=120_000)
         page.wait_for_selector("text=Validation accuracy", timeout=30_000)
         time.sleep(1)  # let Plotly finish its last redraw before the screenshot
         final = page.evaluate(TRACE_LENGTHS)

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from cnnlab.store import RunStore
+
+ROOT = Path(__file__).resolve().parents[1]
+HOME_PAGE = str(ROOT / "app.py")
+
+
+def train_page() -> AppTest:
+    """The Train page, reached from the home page as a user would (navigation included)."""
+    app = AppTest.from_file(HOME_PAGE, default_timeout=60).run()
+    return app.switch_page("pages/1_Train.py").run()
 
 
 @pytest.fixture(autouse=True)
@@ -38,7 +48,7 @@ def _run_until(app, store, predicate, timeout=120):
 
 
 def test_the_train_form_starts_a_run_that_completes(lab_home):
-    app = AppTest.from_file("pages/train.py", default_timeout=60).run()
+    app = train_page()
     assert not app.exception
     assert "No run yet" in app.info[0].value
     app.selectbox(key="train_dataset").select("digits")
@@ -63,7 +73,7 @@ def test_the_train_form_starts_a_run_that_completes(lab_home):
 
 
 def test_bad_input_shows_the_error_and_writes_nothing(lab_home):
-    app = AppTest.from_file("pages/train.py", default_timeout=60).run()
+    app = train_page()
     app.number_input(key="train_train_size").set_value(20)
     app.number_input(key="train_batch_size").set_value(64)
     _train_button(app).click().run()
@@ -72,13 +82,13 @@ def test_bad_input_shows_the_error_and_writes_nothing(lab_home):
 
 
 def test_reloading_the_page_reattaches_to_the_run(lab_home):
-    app = AppTest.from_file("pages/train.py", default_timeout=60).run()
+    app = train_page()
     app.number_input(key="train_epochs").set_value(200)
     _train_button(app).click().run()
     store = RunStore(lab_home)
     run = store.list_runs()[0]
     # A new session (a reload, another tab) with no URL parameter finds the active run.
-    other = AppTest.from_file("pages/train.py", default_timeout=60).run()
+    other = train_page()
     captions = " ".join(caption.value for caption in other.caption)
     assert run.run_id in captions
     stop = next(button for button in other.button if button.label == "Stop")
@@ -92,7 +102,7 @@ def test_home_lists_recent_runs(lab_home, tiny_config):
 
     run_id = job_manager().submit(tiny_config)
     job_manager().wait(run_id, timeout=120)
-    app = AppTest.from_file("app.py", default_timeout=60).run()
+    app = AppTest.from_file(HOME_PAGE, default_timeout=60).run()
     assert not app.exception
     table = app.dataframe[0].value
     assert run_id in list(table["run"])

@@ -57,6 +57,7 @@ class StoreCallback(keras.callbacks.Callback):
         self._step = 0
         self._last_flush = 0.0
         self._train_start = 0.0
+        self._first_batch_end: float | None = None
         self._epoch_start = 0.0
 
     # -- Keras hooks ---------------------------------------------------------------------
@@ -72,6 +73,8 @@ class StoreCallback(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         logs = logs or {}
         self._step = batch + 1
+        if self._first_batch_end is None:
+            self._first_batch_end = time.perf_counter()
         for key, name in BATCH_METRICS.items():
             if key in logs:
                 self._rows.append((self._epoch, self._step, name, float(logs[key])))
@@ -109,8 +112,12 @@ class StoreCallback(keras.callbacks.Callback):
     def progress(self) -> dict:
         done = (self._epoch - 1) * self.steps_per_epoch + self._step
         total = self.epochs * self.steps_per_epoch
-        elapsed = time.perf_counter() - self._train_start
-        eta = elapsed / done * (total - done) if done else None
+        now = time.perf_counter()
+        elapsed = now - self._train_start
+        # The rate since the first batch: the first one also pays for tracing the step.
+        eta = None
+        if done > 1 and self._first_batch_end is not None:
+            eta = (now - self._first_batch_end) / (done - 1) * (total - done)
         return {
             "epoch": self._epoch, "epochs": self.epochs, "step": self._step,
             "steps_per_epoch": self.steps_per_epoch, "fraction": done / total if total else 0.0,

@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cnnlab.config import ExperimentConfig, Tricks, field_help
+from cnnlab.config import OPTIMIZERS, ExperimentConfig, Tricks, field_help
 from cnnlab.data import DATASETS
 from cnnlab.models.registry import ARCHITECTURES
-from cnnlab.config import OPTIMIZERS
+from ui.layout import page_setup
 from ui.resources import device_name, job_manager
 from ui.run_panel import show_run
 
+page_setup("Train")
 st.title("Train")
 st.caption(f"Runs train in the background on **{device_name()}**; leave or reload this page "
            "and the run goes on.")
 
 defaults: ExperimentConfig = st.session_state.get("train_config", ExperimentConfig())
 
-with st.form("train_form", border=True):
-    data_column, model_column, optimizer_column = st.columns(3, gap="large")
-    with data_column:
-        st.markdown("**Data**")
+form_column, run_column = st.columns([2, 3], gap="large")
+with form_column, st.form("train_form", border=True):
+    data_tab, model_tab, optimizer_tab = st.tabs(["Data", "Model and tricks", "Optimization"])
+    with data_tab:
         dataset = st.selectbox(
             "Data set", list(DATASETS), index=list(DATASETS).index(defaults.dataset),
             format_func=lambda name: DATASETS[name].title, key="train_dataset",
@@ -35,8 +36,7 @@ with st.form("train_form", border=True):
             "Validation fraction", 0.0, 0.5, defaults.validation_fraction, 0.05,
             key="train_validation_fraction", help=field_help(ExperimentConfig, "validation_fraction"),
         )
-    with model_column:
-        st.markdown("**Model and tricks**")
+    with model_tab:
         architecture = st.selectbox(
             "Architecture", list(ARCHITECTURES), index=list(ARCHITECTURES).index(defaults.architecture),
             format_func=lambda name: ARCHITECTURES[name].title, key="train_architecture",
@@ -47,8 +47,7 @@ with st.form("train_form", border=True):
                                key="train_batch_norm", help=field_help(Tricks, "batch_norm"))
         l2 = st.number_input("L2 (lambda)", min_value=0.0, max_value=10.0, value=defaults.tricks.l2,
                              step=1e-4, format="%g", key="train_l2", help=field_help(Tricks, "l2"))
-    with optimizer_column:
-        st.markdown("**Optimization**")
+    with optimizer_tab:
         optimizer = st.selectbox("Optimizer", OPTIMIZERS, index=OPTIMIZERS.index(defaults.optimizer),
                                  key="train_optimizer")
         learning_rate = st.number_input(
@@ -61,7 +60,8 @@ with st.form("train_form", border=True):
         epochs = epoch_column.number_input("Epochs", min_value=1, value=defaults.epochs,
                                            key="train_epochs")
         seed = seed_column.number_input("Seed", min_value=0, value=defaults.seed, key="train_seed")
-    submitted = st.form_submit_button("Train", type="primary", icon=":material/play_arrow:")
+    submitted = st.form_submit_button("Train", type="primary", icon=":material/play_arrow:",
+                                      width="stretch")
 
 if submitted:
     values = {
@@ -75,7 +75,7 @@ if submitted:
         config = ExperimentConfig.from_dict({**defaults.to_dict(), **values})
         run_id = job_manager().submit(config)
     except ValueError as error:
-        st.error(str(error), icon=":material/error:")
+        form_column.error(str(error), icon=":material/error:")
     else:
         st.session_state["train_config"] = config
         st.session_state["train_run_id"] = run_id
@@ -93,8 +93,9 @@ def _attached_run() -> str | None:
 
 
 attached = _attached_run()
-if attached:
-    st.query_params["run"] = attached
-    show_run(attached)
-else:
-    st.info("No run yet: press **Train** to start one with the settings above.")
+with run_column:
+    if attached:
+        st.query_params["run"] = attached
+        show_run(attached)
+    else:
+        st.info("No run yet: choose the settings and press **Train**.")

@@ -1,0 +1,141 @@
+"""The registry of data sets the lab offers, with what is known about each before loading."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What the lab knows about a data set without loading it.
+
+    Why: forms must show titles, reject a batch size larger than the training set, and
+    warn that a download is needed, all before anything heavy happens.
+
+    Args:
+        name: the registry key, as stored in an experiment config.
+        title: a short display name.
+        description: one or two sentences for the UI.
+        native_size: the side length in pixels of the images as published.
+        default_size: the side used when the caller gives `image_size=None`.
+        channels: 1 (grayscale) or 3 (RGB).
+        num_classes: the number of classes.
+        pool_size: images in the official training split, from which the validation split
+            and the training subset are drawn.
+        test_size: images in the test split.
+        needs_download: whether the first load downloads files into Keras' cache.
+    """
+
+    name: str
+    title: str
+    description: str
+    native_size: int
+    default_size: int
+    channels: int
+    num_classes: int
+    pool_size: int
+    test_size: int
+    needs_download: bool
+
+
+def _info(**fields) -> tuple[str, DatasetInfo]:
+    return fields["name"], DatasetInfo(**fields)
+
+
+# In display order: the embedded sets first, since they work everywhere and load at once.
+DATASETS: dict[str, DatasetInfo] = dict(
+    [
+        _info(
+            name="digits",
+            title="Digits (8×8)",
+            description="1,797 real handwritten digits from scikit-learn, 8×8 pixels, "
+            "upscaled; embedded, so it needs no download and trains in seconds.",
+            native_size=8,
+            default_size=32,
+            channels=1,
+            num_classes=10,
+            # scikit-learn's digits have no test split: a fixed stratified 20% (359) is
+            # held out once, and the other 1,438 images form the pool.
+            pool_size=1438,
+            test_size=359,
+            needs_download=False,
+        ),
+        _info(
+            name="shapes",
+            title="Shapes",
+            description="Eight kinds of geometric shapes drawn by the lab itself in random "
+            "positions, sizes, rotations and colours on noisy backgrounds.",
+            native_size=32,
+            default_size=32,
+            channels=3,
+            num_classes=8,
+            pool_size=4000,
+            test_size=1000,
+            needs_download=False,
+        ),
+        _info(
+            name="mnist",
+            title="MNIST",
+            description="70,000 handwritten digits, 28×28 grayscale.",
+            native_size=28,
+            default_size=28,
+            channels=1,
+            num_classes=10,
+            pool_size=60000,
+            test_size=10000,
+            needs_download=True,
+        ),
+        _info(
+            name="fashion_mnist",
+            title="Fashion-MNIST",
+            description="70,000 Zalando article images in ten classes, 28×28 grayscale; "
+            "a harder drop-in replacement for MNIST.",
+            native_size=28,
+            default_size=28,
+            channels=1,
+            num_classes=10,
+            pool_size=60000,
+            test_size=10000,
+            needs_download=True,
+        ),
+        _info(
+            name="cifar10",
+            title="CIFAR-10",
+            description="60,000 small colour photos in ten classes (airplane … truck), 32×32 RGB.",
+            native_size=32,
+            default_size=32,
+            channels=3,
+            num_classes=10,
+            pool_size=50000,
+            test_size=10000,
+            needs_download=True,
+        ),
+        _info(
+            name="cifar100",
+            title="CIFAR-100",
+            description="60,000 small colour photos in 100 fine-grained classes, 32×32 RGB.",
+            native_size=32,
+            default_size=32,
+            channels=3,
+            num_classes=100,
+            pool_size=50000,
+            test_size=10000,
+            needs_download=True,
+        ),
+    ]
+)
+
+
+def dataset_names() -> list[str]:
+    """The registered data set names, in display order."""
+    return list(DATASETS)
+
+
+def get_info(name: str) -> DatasetInfo:
+    """The registry entry for `name`, or a ValueError listing the names that exist."""
+    try:
+        return DATASETS[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"Unknown `dataset`. Expected one of {dataset_names()}. Received: {name!r}."
+        ) from None

@@ -1,0 +1,20 @@
+"""What every page starts with: page settings and the lab's navigation."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+# (script, label, icon): the pages in the order a lesson uses them.
+PAGES = (
+    ("app.py", "Home", ":material/home:"),
+    ("pages/1_Train.py", "Train", ":material/model_training:"),
+)
+
+
+def page_setup(title: str) -> None:
+    """Configure the page and draw the navigation in the sidebar."""
+    st.set_page_config(page_title=f"{title} · cnnlab", page_icon=":material/neurology:", layout="wide")
+    with st.sidebar:
+        st.markdown("### cnnlab")
+        for script, label, icon in PAGES:
+            st.page_link(script, label=label, icon=icon)
