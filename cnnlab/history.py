@@ -55,6 +55,9 @@ class RunHistory:
         frame = pd.DataFrame(rows, columns=["epoch", "step", "name", "value"])
         if batch:
             frame["name"] = frame["name"].str.removeprefix(BATCH_PREFIX)
-        # The last value wins where a row was written twice (it never should be).
-        return frame.pivot_table(index=index, columns="name", values="value", aggfunc="last",
-                                 dropna=False).sort_index()
+        keys = [*([index] if isinstance(index, str) else index), "name"]
+        # The last value wins where a row was written twice; NaN (a diverged loss) is kept.
+        frame = frame.drop_duplicates(subset=keys, keep="last")
+        table = frame.set_index(keys)["value"].unstack("name").sort_index()
+        table.columns.name = None
+        return table

@@ -1,0 +1,58 @@
+"""RunHistory's incremental tables and the training-curves figure built from them."""
+
+from __future__ import annotations
+
+import pytest
+
+from cnnlab import charts
+from cnnlab.history import RunHistory
+
+
+def _write_epoch(store, run_id, epoch, steps=4):
+    rows = [(epoch, step, "batch/loss", 2.0 / (epoch * step)) for step in range(1, steps + 1)]
+    rows += [(epoch, steps, "loss", 1.0 / epoch), (epoch, steps, "val_loss", 1.2 / epoch),
+             (epoch, steps, "accuracy", 0.5 + 0.1 * epoch), (epoch, steps, "val_accuracy", 0.4 + 0.1 * epoch)]
+    store.add_metrics(run_id, rows)
+
+
+def test_history_fetches_only_new_rows_and_pivots(store):
+    run_id = store.create_run({"epochs": 3})
+    history = RunHistory(run_id)
+    assert history.update(store) == 0 and history.epochs.empty
+    _write_epoch(store, run_id, 1)
+    assert history.update(store) == 8
+    assert history.update(store) == 0
+    _write_epoch(store, run_id, 2)
+    assert history.update(store) == 8
+    assert list(history.epochs.index) == [1, 2]
+    assert history.epochs.loc[2, "val_accuracy"] == pytest.approx(0.6)
+    assert len(history.batches) == 8
+    assert history.batches.loc[(2, 4), "loss"] == pytest.approx(2.0 / 8)
+
+
+def test_training_curves_places_batches_at_fractional_epochs(store):
+    run_id = store.create_run({})
+    history = RunHistory(run_id)
+    _write_epoch(store, run_id, 1)
+    store.add_metrics(run_id, [(2, 1, "batch/loss", 0.9), (2, 2, "batch/loss", 0.8)])  # epoch 2 half done
+    history.update(store)
+    figure = charts.training_curves(history.epochs, history.batches, steps_per_epoch=4, total_epochs=5)
+    traces = {trace.name: trace for trace in figure.data}
+    assert list(traces["batch loss"].x) == [0.25, 0.5, 0.75, 1.0, 1.25, 1.5]
+    assert list(traces["train loss"].x) == [1] and list(traces["validation accuracy"].y) == [pytest.approx(0.5)]
+    assert figure.layout.xaxis.range == (0, 5.05)
+
+
+def test_training_curves_of_an_empty_run_is_an_empty_figure():
+    import pandas as pd
+
+    figure = charts.training_curves(pd.DataFrame(), pd.DataFrame())
+    assert len(figure.data) == 0
+
+
+def test_a_diverged_loss_stays_in_the_table(store):
+    run_id = store.create_run({})
+    store.add_metrics(run_id, [(1, 1, "batch/loss", 2.0), (1, 2, "batch/loss", float("nan"))])
+    history = RunHistory(run_id)
+    history.update(store)
+    assert len(history.batches) == 2 and history.batches["loss"].isna().sum() == 1
