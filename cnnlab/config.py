@@ -18,7 +18,17 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-OPTIMIZERS = ("sgd", "rmsprop", "adam")
+OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw", "adagrad", "adadelta", "adamax", "nadam")
+DROPOUT_PLACEMENTS = ("before_dense", "every_dense", "spatial")
+NORM_POSITIONS = ("before_activation", "after_activation")
+INITIALIZERS = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_normal",
+                "standard_normal")
+ACTIVATIONS = ("relu", "leaky_relu", "elu", "selu", "tanh", "sigmoid")
+SCHEDULES = ("constant", "time_based", "step", "exponential", "cosine", "warmup", "plateau",
+             "one_cycle")
+SCHEDULE_UNITS = ("epoch", "iteration")
+FILL_MODES = ("nearest", "reflect", "wrap", "constant")
+MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
 
 
 def _spec(default, help: str, **bounds) -> Any:
@@ -52,15 +62,132 @@ def _architecture_names() -> list[str]:
 class Tricks:
     """The training tricks a model builder applies; every architecture takes the same set."""
 
-    # Fraction of units dropped before the dense layers; 0 switches dropout off.
-    dropout_rate: float = _spec(0.0, "Dropout rate before the dense layers.", minimum=0.0, below=1.0)
-    # Batch normalization after every convolution, before its activation.
+    # Fraction of units dropped; 0 switches dropout off.
+    dropout_rate: float = _spec(0.0, "Dropout rate: the fraction of units dropped in training.",
+                                minimum=0.0, below=1.0)
+    # before_dense: once, before the first dense layer (the lectures' convnet);
+    # every_dense: before every dense layer; spatial: whole feature maps after each conv block.
+    dropout_placement: str = _spec(
+        "before_dense", "Where dropout goes: before the first dense layer, before every dense "
+        "layer, or spatial dropout after every conv block.", choices=lambda: DROPOUT_PLACEMENTS)
+    # Batch normalization after every convolution.
     batch_norm: bool = _spec(False, "Batch normalization after each convolution.")
-    # L2 penalty lambda * sum(w^2) on every kernel; 0 switches it off.
+    batch_norm_position: str = _spec(
+        "before_activation", "Batch normalization before the activation (as in the paper) or after it.",
+        choices=lambda: NORM_POSITIONS)
+    # Penalties on every kernel: l1 * sum|w| + l2 * sum(w^2); both non-zero is L1+L2.
+    l1: float = _spec(0.0, "L1 regularization strength (lambda).", minimum=0.0, maximum=10.0)
     l2: float = _spec(0.0, "L2 regularization strength (lambda).", minimum=0.0, maximum=10.0)
+    # None keeps Keras' default (Glorot uniform); standard_normal is N(0, 1), which makes
+    # gradients vanish in deep sigmoid networks.
+    initializer: str | None = _spec(None, "Kernel initializer; empty keeps Glorot uniform.",
+                                    choices=lambda: INITIALIZERS)
+    # None keeps the architecture's own (ReLU; tanh for LeNet-5).
+    activation: str | None = _spec(None, "Activation of hidden layers; empty keeps the "
+                                   "architecture's own.", choices=lambda: ACTIVATIONS)
 
     def __post_init__(self):
         _validate(self)
+
+
+@dataclass(frozen=True)
+class OptimizerOptions:
+    """The optimizer's own parameters beyond the learning rate, and gradient clipping.
+
+    Each optimizer reads only the fields it has: momentum and nesterov for SGD, rho for
+    RMSprop and Adadelta, beta_1 and beta_2 for the Adam family, weight_decay for AdamW.
+    """
+
+    momentum: float = _spec(0.0, "SGD momentum (0 is plain SGD; 0.9 is usual).", minimum=0.0, below=1.0)
+    nesterov: bool = _spec(False, "Nesterov accelerated gradient (SGD with momentum).")
+    rho: float = _spec(0.9, "Decay of the squared-gradient average (RMSprop, Adadelta).",
+                       above=0.0, below=1.0)
+    beta_1: float = _spec(0.9, "Decay of the gradient average (Adam family).", minimum=0.0, below=1.0)
+    beta_2: float = _spec(0.999, "Decay of the squared-gradient average (Adam family).",
+                          minimum=0.0, below=1.0)
+    epsilon: float = _spec(1e-7, "Small constant that keeps divisions finite.", above=0.0, maximum=1.0)
+    weight_decay: float = _spec(0.004, "Decoupled weight decay (AdamW).", minimum=0.0, maximum=1.0)
+    # Gradient clipping; None switches it off.
+    clipnorm: float | None = _spec(None, "Clip each gradient tensor to this L2 norm.", above=0.0)
+    clipvalue: float | None = _spec(None, "Clip each gradient element to [-v, v].", above=0.0)
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """The learning-rate schedule: how the rate changes from `learning_rate` (eta0) over time.
+
+    t counts epochs or iterations (`unit`). Formulas, with eta0 the config's learning rate:
+    constant: eta0; time_based: eta0 / (1 + decay_rate * t); step: eta0 * drop_factor **
+    floor(t / step_size); exponential: eta0 * exp(-decay_rate * t); cosine: from eta0 down to
+    min_learning_rate over the run; warmup: linear from 0 to eta0 over warmup_epochs, then
+    eta0; plateau: eta0, times drop_factor when the validation loss has not improved for
+    `patience` epochs; one_cycle: up from eta0 / 25 to eta0 for the first 30% of the run,
+    then down to eta0 / 1e4 (cosine).
+    """
+
+    kind: str = _spec("constant", "Learning-rate schedule.", choices=lambda: SCHEDULES)
+    unit: str = _spec("epoch", "What t counts: epochs, or iterations (batches).",
+                      choices=lambda: SCHEDULE_UNITS)
+    decay_rate: float = _spec(0.1, "k in the time-based and exponential formulas.", minimum=0.0,
+                              maximum=100.0)
+    step_size: int = _spec(5, "Step decay: t units between drops.", minimum=1)
+    drop_factor: float = _spec(0.5, "Step decay and plateau: factor applied at each drop.",
+                               above=0.0, below=1.0)
+    warmup_epochs: float = _spec(1.0, "Linear warm-up length in epochs.", above=0.0, maximum=1000.0)
+    min_learning_rate: float = _spec(0.0, "Floor for cosine decay and plateau.", minimum=0.0)
+    patience: int = _spec(2, "Plateau: epochs without improvement before a drop.", minimum=1)
+
+
+@dataclass(frozen=True)
+class EarlyStoppingConfig:
+    """Stop when the monitored metric stops improving; optionally go back to the best epoch."""
+
+    enabled: bool = _spec(False, "Stop early when the monitored metric stops improving.")
+    monitor: str = _spec("val_loss", "Metric watched by early stopping.", choices=lambda: MONITORS)
+    min_delta: float = _spec(0.0, "Smallest change that counts as an improvement.", minimum=0.0)
+    patience: int = _spec(3, "Epochs without improvement before stopping.", minimum=1)
+    restore_best_weights: bool = _spec(True, "Go back to the best epoch's weights at the end.")
+
+
+@dataclass(frozen=True)
+class AugmentationConfig:
+    """Random transforms of training images (never validation or test images).
+
+    The options of the lectures' ImageDataGenerator, plus contrast, random crop and
+    MixUp/CutMix. Every default switches its transform off.
+    """
+
+    rotation_range: float = _spec(0.0, "Random rotation, up to this many degrees either way.",
+                                  minimum=0.0, maximum=180.0)
+    width_shift_range: float = _spec(0.0, "Random horizontal shift, as a fraction of the width.",
+                                     minimum=0.0, maximum=1.0)
+    height_shift_range: float = _spec(0.0, "Random vertical shift, as a fraction of the height.",
+                                      minimum=0.0, maximum=1.0)
+    shear_range: float = _spec(0.0, "Random shear, up to this many degrees.", minimum=0.0,
+                               maximum=80.0)
+    zoom_range: float = _spec(0.0, "Random zoom in or out by up to this fraction.", minimum=0.0,
+                              below=1.0)
+    horizontal_flip: bool = _spec(False, "Flip left-right at random.")
+    vertical_flip: bool = _spec(False, "Flip upside down at random.")
+    brightness_range: float = _spec(0.0, "Random brightness change, up to this fraction.",
+                                    minimum=0.0, maximum=1.0)
+    contrast_range: float = _spec(0.0, "Random contrast change, up to this fraction.",
+                                  minimum=0.0, maximum=1.0)
+    channel_shift_range: float = _spec(0.0, "Random shift added to each colour channel (0-1 scale).",
+                                       minimum=0.0, maximum=1.0)
+    crop_padding: int = _spec(0, "Random crop: pad by this many pixels, crop back at random.",
+                              minimum=0, maximum=64)
+    fill_mode: str = _spec("nearest", "How pixels shifted in from outside are filled.",
+                           choices=lambda: FILL_MODES)
+    mixup_alpha: float = _spec(0.0, "MixUp: blend pairs of images and labels (Beta(alpha, alpha)).",
+                               minimum=0.0, maximum=10.0)
+    cutmix_alpha: float = _spec(0.0, "CutMix: paste a patch of another image, labels by area.",
+                                minimum=0.0, maximum=10.0)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any transform is switched on."""
+        return self != AugmentationConfig(fill_mode=self.fill_mode)
 
 
 @dataclass(frozen=True)
@@ -77,10 +204,16 @@ class ExperimentConfig:
     )
     architecture: str = _spec("small_convnet", "Network architecture.", choices=_architecture_names)
     tricks: Tricks = _spec(Tricks, "Training tricks.")
+    augmentation: AugmentationConfig = _spec(AugmentationConfig, "Data augmentation.")
     optimizer: str = _spec("adam", "Optimizer.", choices=lambda: list(OPTIMIZERS))
-    learning_rate: float = _spec(1e-3, "Learning rate.", above=0.0, maximum=1e4)
+    learning_rate: float = _spec(1e-3, "Learning rate (the initial one, under a schedule).",
+                                 above=0.0, maximum=1e4)
+    optimizer_options: OptimizerOptions = _spec(OptimizerOptions, "Optimizer parameters.")
+    schedule: ScheduleConfig = _spec(ScheduleConfig, "Learning-rate schedule.")
+    # 1 is stochastic gradient descent; the training-set size is full-batch gradient descent.
     batch_size: int = _spec(32, "Mini-batch size.", minimum=1, maximum=65536)
     epochs: int = _spec(6, "Number of epochs.", minimum=1, maximum=1000)
+    early_stopping: EarlyStoppingConfig = _spec(EarlyStoppingConfig, "Early stopping.")
     # One seed for data order, subset, initialization and dropout masks.
     seed: int = _spec(0, "Random seed.", minimum=0, maximum=2**31 - 1)
 
@@ -163,8 +296,20 @@ class ExperimentConfig:
             parts.append(f"dropout {self.tricks.dropout_rate:g}")
         if self.tricks.batch_norm:
             parts.append("BN")
+        if self.tricks.l1:
+            parts.append(f"L1 {self.tricks.l1:g}")
         if self.tricks.l2:
             parts.append(f"L2 {self.tricks.l2:g}")
+        if self.tricks.activation:
+            parts.append(self.tricks.activation)
+        if self.tricks.initializer:
+            parts.append(self.tricks.initializer)
+        if self.augmentation.enabled:
+            parts.append("augmented")
+        if self.schedule.kind != "constant":
+            parts.append(f"{self.schedule.kind} schedule")
+        if self.early_stopping.enabled:
+            parts.append("early stopping")
         if self.train_size:
             parts.append(f"n={self.train_size}")
         return " · ".join(parts)
@@ -214,7 +359,7 @@ def _validate(instance) -> None:
         object.__setattr__(instance, f.name, value)
         if value is not None and not isinstance(value, (bool, str)) and not dataclasses.is_dataclass(value):
             _check_range(f.name, value, f.metadata)
-        if "choices" in f.metadata:
+        if "choices" in f.metadata and value is not None:
             allowed = list(f.metadata["choices"]())
             if value not in allowed:
                 raise ValueError(

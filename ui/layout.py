@@ -8,6 +8,7 @@ import streamlit as st
 PAGES = (
     ("app.py", "Home", ":material/home:"),
     ("pages/1_Train.py", "Train", ":material/model_training:"),
+    ("pages/2_Augment.py", "Augment", ":material/photo_library:"),
 )
 
 
