@@ -6,6 +6,7 @@ per-batch loss drawn faint behind them.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -63,4 +64,46 @@ def training_curves(epochs: pd.DataFrame, batches: pd.DataFrame, *, steps_per_ep
         legend={"orientation": "h", "y": -0.2}, template="plotly_white",
     )
     figure.update_annotations(font_size=FONT_SIZE + 2)
+    return figure
+
+
+def schedule_figure(epochs_axis: np.ndarray, rates: np.ndarray, *, title: str = "Learning rate",
+                    log_y: bool = False) -> go.Figure:
+    """The learning rate against the epoch, as `schedules.preview` or a run's batches give it.
+
+    Why steps drawn at the batch's start ("vh"): each point sits where its batch ends (the
+    batch that ends epoch e is at x = e, as in `training_curves`), and its rate applies
+    during that batch, so a per-epoch drop shows at the epoch boundary, not one batch late.
+
+    Args:
+        epochs_axis: epoch position of each iteration.
+        rates: the learning rate at each iteration, the same length.
+        title: the figure's title (default "Learning rate").
+        log_y: a logarithmic rate axis (default False), for exponential and step decay
+            whose late rates vanish on a linear axis.
+    """
+    epochs_axis, rates = np.asarray(epochs_axis, dtype=float), np.asarray(rates, dtype=float)
+    if epochs_axis.shape != rates.shape or epochs_axis.ndim != 1:
+        raise ValueError(
+            "`epochs_axis` and `rates` must be 1-D and of the same length. Expected one rate "
+            f"per iteration. Received: shapes {epochs_axis.shape} and {rates.shape}. Pass the "
+            "two arrays `schedules.preview` returns."
+        )
+    # Markers only while there are few enough points to tell apart.
+    mode = "lines+markers" if len(rates) <= 60 else "lines"
+    figure = go.Figure(go.Scatter(
+        x=epochs_axis, y=rates, name="learning rate", mode=mode, line_shape="vh",
+        line={"color": TRAIN_COLOR, "width": 3}, marker={"size": 6},
+    ))
+    upper = float(epochs_axis.max()) if len(epochs_axis) else 1.0
+    figure.update_xaxes(title_text="epoch", range=[0, max(upper, 1.0) + 0.05])
+    if log_y:
+        figure.update_yaxes(title_text="learning rate", type="log", exponentformat="power")
+    else:
+        figure.update_yaxes(title_text="learning rate", rangemode="tozero", exponentformat="e")
+    figure.update_layout(
+        title={"text": title, "font": {"size": FONT_SIZE + 2}}, height=260,
+        margin={"l": 70, "r": 20, "t": 50, "b": 50}, font={"size": FONT_SIZE},
+        template="plotly_white", showlegend=False,
+    )
     return figure

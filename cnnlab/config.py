@@ -111,6 +111,15 @@ class OptimizerOptions:
     clipnorm: float | None = _spec(None, "Clip each gradient tensor to this L2 norm.", above=0.0)
     clipvalue: float | None = _spec(None, "Clip each gradient element to [-v, v].", above=0.0)
 
+    def __post_init__(self):
+        _validate(self)
+        if self.clipnorm is not None and self.clipvalue is not None:
+            raise ValueError(
+                "Gradient clipping takes one of `clipnorm` and `clipvalue`. Expected at most one "
+                f"set. Received: clipnorm={self.clipnorm}, clipvalue={self.clipvalue}. "
+                "Clear one of them."
+            )
+
 
 @dataclass(frozen=True)
 class ScheduleConfig:
@@ -118,11 +127,11 @@ class ScheduleConfig:
 
     t counts epochs or iterations (`unit`). Formulas, with eta0 the config's learning rate:
     constant: eta0; time_based: eta0 / (1 + decay_rate * t); step: eta0 * drop_factor **
-    floor(t / step_size); exponential: eta0 * exp(-decay_rate * t); cosine: from eta0 down to
-    min_learning_rate over the run; warmup: linear from 0 to eta0 over warmup_epochs, then
-    eta0; plateau: eta0, times drop_factor when the validation loss has not improved for
-    `patience` epochs; one_cycle: up from eta0 / 25 to eta0 for the first 30% of the run,
-    then down to eta0 / 1e4 (cosine).
+    floor(t / step_size); exponential: eta0 * exp(-decay_rate * t); cosine: from eta0 down
+    to min_learning_rate over the run; warmup: eta0 * min(1, (t + 1) / W), W the warm-up
+    length (warmup_epochs, in t's unit), then eta0; plateau: eta0, times drop_factor when
+    the validation loss has not improved for `patience` epochs; one_cycle: up from
+    eta0 / 25 to eta0 for the first 30% of the run, then down to eta0 / 1e4 (cosine).
     """
 
     kind: str = _spec("constant", "Learning-rate schedule.", choices=lambda: SCHEDULES)
@@ -137,6 +146,9 @@ class ScheduleConfig:
     min_learning_rate: float = _spec(0.0, "Floor for cosine decay and plateau.", minimum=0.0)
     patience: int = _spec(2, "Plateau: epochs without improvement before a drop.", minimum=1)
 
+    def __post_init__(self):
+        _validate(self)
+
 
 @dataclass(frozen=True)
 class EarlyStoppingConfig:
@@ -147,6 +159,9 @@ class EarlyStoppingConfig:
     min_delta: float = _spec(0.0, "Smallest change that counts as an improvement.", minimum=0.0)
     patience: int = _spec(3, "Epochs without improvement before stopping.", minimum=1)
     restore_best_weights: bool = _spec(True, "Go back to the best epoch's weights at the end.")
+
+    def __post_init__(self):
+        _validate(self)
 
 
 @dataclass(frozen=True)
@@ -184,6 +199,9 @@ class AugmentationConfig:
     cutmix_alpha: float = _spec(0.0, "CutMix: paste a patch of another image, labels by area.",
                                 minimum=0.0, maximum=10.0)
 
+    def __post_init__(self):
+        _validate(self)
+
     @property
     def enabled(self) -> bool:
         """Whether any transform is switched on."""
@@ -219,6 +237,12 @@ class ExperimentConfig:
 
     def __post_init__(self):
         _validate(self)
+        floor = self.schedule.min_learning_rate
+        if self.schedule.kind in ("cosine", "plateau") and floor > self.learning_rate:
+            raise ValueError(
+                "The schedule's `min_learning_rate` is above the learning rate. Expected at "
+                f"most {self.learning_rate:g}. Received: {floor:g}. Lower the floor."
+            )
 
     # -- serialisation ---------------------------------------------------------------
 
@@ -281,6 +305,18 @@ class ExperimentConfig:
         Why: the batch size can only be compared with the training set once the data set is
         known; checking here, before a run is created, means nothing is written for it.
         """
+        if self.validation_fraction == 0:
+            needs = [what for what, uses in (
+                ("the plateau schedule", self.schedule.kind == "plateau"),
+                (f"early stopping on `{self.early_stopping.monitor}`",
+                 self.early_stopping.enabled and self.early_stopping.monitor.startswith("val_")),
+            ) if uses]
+            if needs:
+                raise ValueError(
+                    f"{needs[0].capitalize()} watches the validation set, but there is none. "
+                    "Expected `validation_fraction` > 0. Received: 0.0. Hold out a validation "
+                    "set, or monitor a training metric instead."
+                )
         count = self.planned_train_count()
         if self.batch_size > count:
             raise ValueError(
@@ -348,8 +384,16 @@ def _from_dict(cls, data):
     values = {}
     for name, value in data.items():
         nested = hints[name]
-        values[name] = _from_dict(nested, value) if dataclasses.is_dataclass(nested) else value
+        values[name] = _section(name, nested, value) if dataclasses.is_dataclass(nested) else value
     return cls(**values)
+
+
+def _section(name: str, cls, value):
+    """A nested section from its dict, its errors prefixed with where they are."""
+    try:
+        return _from_dict(cls, value)
+    except ValueError as error:
+        raise ValueError(f"In `{name}`: {error}") from None
 
 
 def _validate(instance) -> None:
@@ -377,7 +421,7 @@ def _coerce(name: str, hint, value):
             return None
         raise ValueError(f"`{name}` is required. Expected a {_type_name(base)}. Received: None.")
     if dataclasses.is_dataclass(base):
-        return _from_dict(base, value)
+        return _section(name, base, value)
     if base is bool:
         if isinstance(value, bool):
             return value

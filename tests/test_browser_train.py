@@ -13,7 +13,7 @@ pytestmark = pytest.mark.browser
 
 # The number of points in each trace of the training-curves chart.
 TRACE_LENGTHS = """() => {
-  const plot = document.querySelector('.js-plotly-plot');
+  const plot = document.querySelector('[class*="st-key-train_curves"] .js-plotly-plot');
   return plot && plot._fullData ? plot._fullData.map(t => t._length || 0) : null;
 }"""
 
@@ -22,8 +22,8 @@ def test_training_the_default_experiment_shows_growing_curves(tmp_path):
     chromium_path()
     with served_app(tmp_path / "runs") as url, browser_page() as page:
         page.goto(f"{url}/Train")
-        page.get_by_role("button", name="Train").click()
-        page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+        page.get_by_role("button", name="Train", exact=True).click()
+        page.wait_for_selector('[class*="st-key-train_curves"] .js-plotly-plot', timeout=60_000)
         page.get_by_text(re.compile(r"Epoch \d+/\d+")).first.wait_for(timeout=60_000)
         page.wait_for_function(f"({TRACE_LENGTHS})()?.[0] > 0", timeout=60_000)
         first = page.evaluate(TRACE_LENGTHS)

@@ -17,7 +17,22 @@ INVALID = [
     ({"epochs": 0}, "Invalid `epochs`. Expected a value >= 1"),
     ({"dataset": "imagenet"}, "Unknown `dataset`. Expected one of ['digits', 'shapes'"),
     ({"architecture": "resnet18"}, "Unknown `architecture`. Expected one of"),
-    ({"optimizer": "adamx"}, "Unknown `optimizer`. Expected one of ['sgd', 'rmsprop', 'adam']. Received: 'adamx'"),
+    ({"optimizer": "adamx"}, "Unknown `optimizer`. Expected one of ['sgd', 'rmsprop', 'adam', 'adamw', 'adagrad', 'adadelta', 'adamax', 'nadam']. Received: 'adamx'"),
+    ({"schedule": {"kind": "linear"}}, "In `schedule`: Unknown `kind`. Expected one of ['constant', 'time_based'"),
+    ({"schedule": {"unit": "batch"}}, "Unknown `unit`. Expected one of ['epoch', 'iteration']"),
+    ({"schedule": {"drop_factor": 1.5}}, "Invalid `drop_factor`"),
+    ({"augmentation": {"rotation_range": 200}}, "In `augmentation`: Invalid `rotation_range`"),
+    ({"augmentation": {"fill_mode": "mirror"}}, "Unknown `fill_mode`"),
+    ({"early_stopping": {"monitor": "val_f1"}}, "Unknown `monitor`"),
+    ({"early_stopping": {"patience": 0}}, "Invalid `patience`"),
+    ({"optimizer_options": {"momentum": 1.0}}, "Invalid `momentum`"),
+    ({"optimizer_options": {"clipnorm": 0}}, "Invalid `clipnorm`. Expected a value > 0.0"),
+    ({"optimizer_options": {"clipnorm": 1, "clipvalue": 1}}, "takes one of `clipnorm` and `clipvalue`"),
+    ({"tricks": {"activation": "swish"}}, "Unknown `activation`. Expected one of ['relu', 'leaky_relu'"),
+    ({"tricks": {"initializer": "zeros"}}, "Unknown `initializer`"),
+    ({"tricks": {"dropout_placement": "after_conv"}}, "Unknown `dropout_placement`"),
+    ({"tricks": {"batch_norm_position": "first"}}, "Unknown `batch_norm_position`"),
+    ({"tricks": {"l1": -1}}, "Invalid `l1`"),
     ({"epochs": "3"}, "Invalid type for `epochs`. Expected a whole number. Received: '3' (str)"),
     ({"epochs": 2.5}, "Invalid type for `epochs`"),
     ({"tricks": {"batch_norm": 1}}, "Invalid type for `batch_norm`. Expected a boolean"),
@@ -83,14 +98,18 @@ def test_dotted_overrides():
 
 @pytest.mark.parametrize("fields, message", [
     ({"batch_size": 4096}, "`batch_size` is larger than the training set"),
+    ({"validation_fraction": 0.0, "schedule": {"kind": "plateau"}}, "The plateau schedule watches the validation set"),
+    ({"validation_fraction": 0.0, "early_stopping": {"enabled": True}}, "Early stopping on `val_loss` watches"),
     ({"train_size": 100, "batch_size": 101}, "Expected at most 100"),
 ])
 def test_batch_size_larger_than_the_training_set_is_infeasible(fields, message):
-    config = ExperimentConfig(**fields)
+    config = ExperimentConfig.from_dict(fields)
     with pytest.raises(ValueError, match=message):
         config.check_feasible()
 
 
 def test_default_config_is_feasible():
     ExperimentConfig().check_feasible()
+    # Early stopping on a training metric needs no validation set.
+    ExperimentConfig.from_dict({"validation_fraction": 0.0, "early_stopping": {"enabled": True, "monitor": "loss"}}).check_feasible()
     assert ExperimentConfig(train_size=64, batch_size=64).planned_train_count() == 64

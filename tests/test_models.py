@@ -12,7 +12,7 @@ from cnnlab.config import Tricks
 from cnnlab.models import architecture_names, build_model, get_architecture
 
 SHAPES = [(8, 8, 1), (28, 28, 1), (32, 32, 3), (64, 64, 3)]
-ARCHITECTURES = ["small_convnet", "lenet5"]
+ARCHITECTURES = architecture_names()
 
 
 def _layers_of(model, cls):
@@ -27,7 +27,7 @@ def _kernels(model):
 
 
 def test_registry_lists_architectures():
-    assert architecture_names() == ["small_convnet", "lenet5"]
+    assert architecture_names() == ["small_convnet", "lenet5", "deep_plain"]
     assert get_architecture("small_convnet").title == "Small convnet (lectures)"
 
 
@@ -46,7 +46,7 @@ def test_registry_import_does_not_import_tensorflow():
     [
         (
             {"architecture": "resnet18", "input_shape": (32, 32, 3), "num_classes": 10},
-            "Unknown `architecture`. Expected one of ['small_convnet', 'lenet5']. "
+            "Unknown `architecture`. Expected one of ['small_convnet', 'lenet5', 'deep_plain']. "
             "Received: 'resnet18'.",
         ),
         (
@@ -155,7 +155,7 @@ def test_batch_norm_adds_layers(architecture, batch_norm, expected):
     "architecture, rate, expected", [
         ("small_convnet", 0.5, ["fc1_dropout"]),
         ("small_convnet", 0.0, []),
-        ("lenet5", 0.5, ["fc1_dropout", "fc2_dropout"]),
+        ("lenet5", 0.5, ["fc1_dropout"]),
         ("lenet5", 0.0, []),
     ],
 )
@@ -172,7 +172,7 @@ def test_l2_penalty_matches_numpy(architecture, l2):
     model = build_model(architecture, (28, 28, 1), 10, tricks=Tricks(l2=l2))
     model(np.zeros((1, 28, 28, 1), dtype=np.float32))
     kernels = _kernels(model)
-    assert len(kernels) == (6 if architecture == "small_convnet" else 5)
+    assert len(kernels) == {"small_convnet": 6, "lenet5": 5, "deep_plain": 10}[architecture]
     expected = l2 * sum(float(np.sum(np.square(kernel, dtype=np.float64))) for kernel in kernels)
     penalty = sum(float(keras.ops.convert_to_numpy(loss)) for loss in model.losses)
     if l2 == 0:

@@ -54,8 +54,8 @@ def test_the_train_form_starts_a_run_that_completes(lab_home):
     app.selectbox(key="train_dataset").select("digits")
     app.number_input(key="train_train_size").set_value(200)
     app.number_input(key="train_epochs").set_value(2)
-    app.slider(key="train_dropout_rate").set_value(0.25)
-    app.toggle(key="train_batch_norm").set_value(True)
+    app.slider(key="train_tricks_dropout_rate").set_value(0.25)
+    app.toggle(key="train_tricks_batch_norm").set_value(True)
     _train_button(app).click().run()
     assert not app.exception and not app.error
 
@@ -63,7 +63,8 @@ def test_the_train_form_starts_a_run_that_completes(lab_home):
     record = _run_until(app, store, lambda r: not r.is_active)
     assert record.status == "completed", record.error
     assert record.config["train_size"] == 200
-    assert record.config["tricks"] == {"dropout_rate": 0.25, "batch_norm": True, "l2": 0.0}
+    tricks = record.config["tricks"]
+    assert (tricks["dropout_rate"], tricks["batch_norm"], tricks["l2"]) == (0.25, True, 0.0)
     assert app.query_params["run"] == [record.run_id] or app.query_params["run"] == record.run_id
     app.run()
     assert not app.exception
@@ -107,3 +108,52 @@ def test_home_lists_recent_runs(lab_home, tiny_config):
     table = app.dataframe[0].value
     assert run_id in list(table["run"])
     assert list(table["status"]) == ["completed"]
+
+
+def test_every_trick_chosen_in_the_form_is_saved_with_the_run(lab_home):
+    app = train_page()
+    app.number_input(key="train_train_size").set_value(64)
+    app.number_input(key="train_epochs").set_value(1)
+    app.selectbox(key="train_tricks_activation").set_value("elu")
+    app.selectbox(key="train_tricks_initializer").set_value("he_normal")
+    app.toggle(key="train_tricks_batch_norm").set_value(True).run()
+    app.radio(key="train_tricks_batch_norm_position").set_value("after_activation")
+    app.slider(key="train_tricks_dropout_rate").set_value(0.3).run()
+    app.radio(key="train_tricks_dropout_placement").set_value("spatial")
+    app.number_input(key="train_tricks_l1").set_value(0.001)
+    app.number_input(key="train_tricks_l2").set_value(0.002)
+    app.toggle(key="train_early_stopping_enabled").set_value(True).run()
+    app.number_input(key="train_early_stopping_patience").set_value(4)
+    app.selectbox(key="train_optimizer").set_value("sgd").run()
+    app.number_input(key="train_optimizer_options_momentum").set_value(0.9)
+    app.toggle(key="train_optimizer_options_nesterov").set_value(True)
+    app.radio(key="train_clipping").set_value("by norm").run()
+    app.number_input(key="train_clip_threshold").set_value(0.5)
+    app.radio(key="train_variant").set_value("Stochastic (batch size 1)")
+    app.selectbox(key="train_schedule_kind").set_value("exponential").run()
+    app.radio(key="train_schedule_unit").set_value("iteration")
+    app.number_input(key="train_schedule_decay_rate").set_value(0.01)
+    app.slider(key="train_augmentation_rotation_range").set_value(15.0)
+    app.toggle(key="train_augmentation_horizontal_flip").set_value(True).run()
+    assert not app.exception
+    assert any("e^(" in caption.value for caption in app.caption), "the schedule's formula is shown"
+    assert any("64 updates per epoch" in caption.value for caption in app.caption)
+    _train_button(app).click().run()
+    assert not app.exception and not app.error
+    from ui.resources import job_manager
+
+    record = RunStore(lab_home).list_runs()[0]
+    job_manager().stop(record.run_id)
+    config = record.config
+    assert config["tricks"] == {
+        "activation": "elu", "initializer": "he_normal", "batch_norm": True,
+        "batch_norm_position": "after_activation", "dropout_rate": 0.3,
+        "dropout_placement": "spatial", "l1": 0.001, "l2": 0.002}
+    assert config["early_stopping"]["enabled"] and config["early_stopping"]["patience"] == 4
+    assert (config["optimizer"], config["optimizer_options"]["momentum"],
+            config["optimizer_options"]["nesterov"], config["optimizer_options"]["clipnorm"],
+            config["optimizer_options"]["clipvalue"]) == ("sgd", 0.9, True, 0.5, None)
+    assert config["batch_size"] == 1
+    assert config["schedule"]["kind"] == "exponential" and config["schedule"]["unit"] == "iteration"
+    assert config["schedule"]["decay_rate"] == 0.01
+    assert config["augmentation"]["rotation_range"] == 15.0 and config["augmentation"]["horizontal_flip"]

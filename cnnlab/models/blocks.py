@@ -17,39 +17,45 @@ import keras
 from cnnlab.config import Tricks
 
 
+# The first hidden dense layer's name in every architecture; "before_dense" dropout sits
+# in front of it.
+FIRST_DENSE = "fc1"
+
+
 def resolve_tricks(tricks: Tricks | None) -> Tricks:
     """`tricks`, or the defaults (no dropout, no batch normalization, no L2) for None."""
     return Tricks() if tricks is None else tricks
 
 
 def kernel_regularizer(tricks: Tricks) -> keras.regularizers.Regularizer | None:
-    """The penalty on every kernel: L2 of strength `tricks.l2`, or None when it is 0.
+    """The penalty on every kernel: l1 * sum|w| + l2 * sum(w^2), or None when both are 0.
 
     Biases and batch-normalization parameters are never penalized, as in the lectures:
     the penalty is there to keep the weights that mix inputs small.
     """
+    if tricks.l1 > 0 and tricks.l2 > 0:
+        return keras.regularizers.L1L2(l1=tricks.l1, l2=tricks.l2)
+    if tricks.l1 > 0:
+        return keras.regularizers.L1(tricks.l1)
     if tricks.l2 > 0:
         return keras.regularizers.L2(tricks.l2)
     return None
 
 
-def kernel_initializer(tricks: Tricks) -> str:
-    """The initializer of every kernel; Keras' own default (Glorot uniform) for now.
+def kernel_initializer(tricks: Tricks) -> str | keras.initializers.Initializer:
+    """The initializer of every kernel: the trick's, else Keras' default (Glorot uniform).
 
-    It takes `tricks` so that an initializer trick (He, LeCun, ...) changes only this line.
+    "standard_normal" is the lectures' N(0, 1): weights far too large for deep sigmoid
+    networks, whose units then saturate and pass back vanishing gradients.
     """
-    del tricks  # No initializer trick yet.
-    return "glorot_uniform"
+    if tricks.initializer == "standard_normal":
+        return keras.initializers.RandomNormal(mean=0.0, stddev=1.0)
+    return tricks.initializer or "glorot_uniform"
 
 
 def _activation(tricks: Tricks, activation: str) -> str:
-    """The activation a block uses: the architecture's own (`activation`) for now.
-
-    Why a function: an activation-function trick will override the architecture's choice
-    here, in one place.
-    """
-    del tricks  # No activation trick yet.
-    return activation
+    """The activation a block uses: the trick's if set, else the architecture's own."""
+    return tricks.activation or activation
 
 
 def _sibling_name(name: str, kind: str) -> str:
@@ -70,11 +76,12 @@ def conv_block(
     padding: str = "same",
     activation: str = "relu",
 ):
-    """Conv2D -> BatchNormalization (if `tricks.batch_norm`) -> Activation.
+    """Conv2D -> BatchNormalization (if `tricks.batch_norm`) -> Activation, or BN last.
 
-    Why this order: batch normalization normalizes the convolution's output before the
-    non-linearity (Ioffe and Szegedy, 2015), and it carries its own shift (beta), so the
-    convolution's bias would be redundant and is dropped when BN is on.
+    Why this order by default: batch normalization normalizes the convolution's output
+    before the non-linearity (Ioffe and Szegedy, 2015); `batch_norm_position` puts it after
+    the activation instead, the variant many practitioners prefer. BN carries its own shift
+    (beta), so the convolution's bias would be redundant and is dropped when BN is on.
 
     Args:
         x: input tensor of shape (batch, height, width, channels).
@@ -95,28 +102,33 @@ def conv_block(
         kernel_regularizer=kernel_regularizer(tricks),
         name=name,
     )(x)
-    if tricks.batch_norm:
-        x = keras.layers.BatchNormalization(name=_sibling_name(name, "bn"))(x)
-    activation = _activation(tricks, activation)
-    return keras.layers.Activation(activation, name=_sibling_name(name, "act"))(x)
+    act = keras.layers.Activation(_activation(tricks, activation), name=_sibling_name(name, "act"))
+    if not tricks.batch_norm:
+        return act(x)
+    normalize = keras.layers.BatchNormalization(name=_sibling_name(name, "bn"))
+    if tricks.batch_norm_position == "before_activation":
+        return act(normalize(x))
+    return normalize(act(x))
 
 
 def dense_block(x, units: int, *, name: str, tricks: Tricks, activation: str = "relu"):
-    """Dropout (if `tricks.dropout_rate` > 0) -> Dense -> Activation: one hidden dense layer.
+    """Dense -> Activation: one hidden dense layer, with dropout where the trick puts it.
 
-    Why dropout in front: the lectures drop units of the layer's input, right after
-    Flatten in the small convnet (Srivastava et al., 2014); putting it here means every
-    hidden dense layer of every architecture gets it the same way.
+    Dropout placements (Srivastava et al., 2014): "before_dense" drops units of the first
+    dense layer's input, right after Flatten, as the lectures' small convnet does;
+    "every_dense" drops units after every hidden dense layer; "spatial" puts no dropout
+    here (see `pool`).
 
     Args:
         x: input tensor of shape (batch, features).
         units: number of units.
-        name: the dense layer's name, e.g. "fc1"; the dropout in front of it is
-            "fc1_dropout" and its activation "fc1_act".
+        name: the dense layer's name, e.g. "fc1" (the first one must be "fc1"); its
+            dropout is "fc1_dropout" and its activation "fc1_act".
         tricks: the training tricks to apply.
         activation: the architecture's activation function; defaults to "relu".
     """
-    x = dropout(x, name=f"{name}_dropout", tricks=tricks)
+    if tricks.dropout_placement == "before_dense" and name == FIRST_DENSE:
+        x = dropout(x, name=f"{name}_dropout", tricks=tricks)
     x = keras.layers.Dense(
         units,
         kernel_initializer=kernel_initializer(tricks),
@@ -124,7 +136,10 @@ def dense_block(x, units: int, *, name: str, tricks: Tricks, activation: str = "
         name=name,
     )(x)
     activation = _activation(tricks, activation)
-    return keras.layers.Activation(activation, name=_sibling_name(name, "act"))(x)
+    x = keras.layers.Activation(activation, name=_sibling_name(name, "act"))(x)
+    if tricks.dropout_placement == "every_dense":
+        x = dropout(x, name=f"{name}_dropout", tricks=tricks)
+    return x
 
 
 def dropout(x, *, name: str, tricks: Tricks):
@@ -142,19 +157,29 @@ def dropout(x, *, name: str, tricks: Tricks):
     return x
 
 
-def pool(x, *, name: str, kind: str = "max", padding: str = "valid"):
-    """2x2 pooling with stride 2, halving height and width.
+def pool(x, *, name: str, tricks: Tricks | None = None, kind: str = "max", padding: str = "valid"):
+    """2x2 pooling with stride 2, halving height and width; it closes a conv block.
+
+    With the "spatial" dropout placement, SpatialDropout2D follows: it drops whole feature
+    maps, since neighbouring pixels of one map are too correlated for per-pixel dropout to
+    regularize (Tompson et al., 2015).
 
     Args:
         x: input tensor of shape (batch, height, width, channels).
-        name: the layer's name, e.g. "block1_pool".
+        name: the layer's name, e.g. "block1_pool"; the spatial dropout is
+            "block1_spatial_dropout".
+        tricks: the training tricks to apply; defaults to None (no dropout).
         kind: "max" or "average"; defaults to "max".
         padding: "valid" (floor of half) or "same" (ceiling of half, so a 1-pixel map
             stays 1 pixel); defaults to "valid".
     """
     layers = {"max": keras.layers.MaxPooling2D, "average": keras.layers.AveragePooling2D}
     assert kind in layers, kind  # Builders pass a literal; a typo is a bug here.
-    return layers[kind](pool_size=2, strides=2, padding=padding, name=name)(x)
+    x = layers[kind](pool_size=2, strides=2, padding=padding, name=name)(x)
+    if tricks is not None and tricks.dropout_placement == "spatial" and tricks.dropout_rate > 0:
+        block = name.removesuffix("_pool")
+        x = keras.layers.SpatialDropout2D(tricks.dropout_rate, name=f"{block}_spatial_dropout")(x)
+    return x
 
 
 def flatten(x, *, name: str = "flatten"):

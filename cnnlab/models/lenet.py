@@ -58,12 +58,12 @@ def build_lenet5(
     x = blocks.conv_block(
         inputs, 6, 5, name="block1_conv1", tricks=tricks, padding=c1_padding, activation="tanh"
     )
-    x = blocks.pool(x, name="block1_pool", kind="average")
+    x = blocks.pool(x, name="block1_pool", tricks=tricks, kind="average")
     # C3 and S4.
     x = blocks.conv_block(
         x, 16, 5, name="block2_conv1", tricks=tricks, padding=c3_padding, activation="tanh"
     )
-    x = blocks.pool(x, name="block2_pool", kind="average")
+    x = blocks.pool(x, name="block2_pool", tricks=tricks, kind="average")
     # C5 and F6.
     x = blocks.flatten(x)
     x = blocks.dense_block(x, 120, name="fc1", tricks=tricks, activation="tanh")

@@ -71,6 +71,21 @@ ARCHITECTURES: dict[str, ArchitectureInfo] = {
             builder="cnnlab.models.lenet:build_lenet5",
             min_input_size=8,
         ),
+        ArchitectureInfo(
+            name="deep_plain",
+            title="Deep plain network (10 layers)",
+            description=(
+                "Two 3x3 conv blocks and eight narrow dense layers with no shortcut: deep "
+                "enough that sigmoid units make the gradients vanish, and ReLU, He "
+                "initialization or batch norm bring them back."
+            ),
+            paper=(
+                "X. Glorot and Y. Bengio, Understanding the difficulty of training deep "
+                "feedforward neural networks, AISTATS 2010."
+            ),
+            builder="cnnlab.models.deep_plain:build_deep_plain",
+            min_input_size=8,
+        ),
     )
 }
 

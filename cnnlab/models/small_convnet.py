@@ -53,7 +53,7 @@ def build_small_convnet(
         x = blocks.conv_block(
             x, filters, 3, name=f"block{block}_conv1", tricks=tricks, padding=padding
         )
-        x = blocks.pool(x, name=f"block{block}_pool", kind="max", padding=padding)
+        x = blocks.pool(x, name=f"block{block}_pool", tricks=tricks, kind="max", padding=padding)
     x = blocks.flatten(x)
     x = blocks.dense_block(x, DENSE_UNITS, name="fc1", tricks=tricks)
     outputs = blocks.classifier_head(x, num_classes, tricks=tricks)

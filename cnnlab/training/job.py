@@ -38,6 +38,8 @@ def execute_run(store, run_id: str, config: ExperimentConfig, stop_event: thread
 def _train(store, run_id, config, stop_event):
     import keras
 
+    from cnnlab.augment import make_eval_dataset, make_training_dataset
+    from cnnlab.schedules import make_learning_rate, schedule_callbacks
     from cnnlab.training.callbacks import StoreCallback
     from cnnlab.training.optimizers import make_optimizer
     from cnnlab.training.train_step import wrap
@@ -46,37 +48,71 @@ def _train(store, run_id, config, stop_event):
         config.dataset, image_size=config.image_size, train_size=config.train_size,
         validation_fraction=config.validation_fraction, seed=config.seed,
     )
+    steps = math.ceil(len(data.x_train) / config.batch_size)
     with _seed_lock:
         keras.utils.set_random_seed(config.seed)
         model = wrap(build_model(config.architecture, data.input_shape, data.num_classes,
                                  tricks=config.tricks))
+        train = make_training_dataset(
+            data.x_train, data.y_train, num_classes=data.num_classes, batch_size=config.batch_size,
+            augmentation=config.augmentation, seed=config.seed)
+    evaluation = max(config.batch_size, 256)
+    validation = None
+    if len(data.x_val):
+        validation = make_eval_dataset(data.x_val, data.y_val, num_classes=data.num_classes,
+                                       batch_size=evaluation)
+    # Labels are one-hot everywhere, so MixUp's and CutMix's soft labels need no special case.
     model.compile(
-        optimizer=make_optimizer(config),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
+        optimizer=make_optimizer(config, make_learning_rate(config, steps)),
+        loss="categorical_crossentropy",
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
     )
-    steps = math.ceil(len(data.x_train) / config.batch_size)
-    callback = StoreCallback(store, run_id, epochs=config.epochs, steps_per_epoch=steps,
+    recorder = StoreCallback(store, run_id, epochs=config.epochs, steps_per_epoch=steps,
                              batch_size=config.batch_size, stop_event=stop_event)
-    validation = (data.x_val, data.y_val) if len(data.x_val) else None
-    model.fit(data.x_train, data.y_train, batch_size=config.batch_size, epochs=config.epochs,
-              validation_data=validation, shuffle=True, verbose=0, callbacks=[callback])
+    callbacks = [recorder, *schedule_callbacks(config)]
+    early = _early_stopping(config)
+    if early is not None:
+        callbacks.append(early)
+    model.fit(train, epochs=config.epochs, validation_data=validation, shuffle=False, verbose=0,
+              callbacks=callbacks)  # the data set shuffles itself, seeded
 
-    final = dict(callback.last_epoch_logs)
-    if callback.diverged:
-        progress = callback.progress()
+    final = dict(recorder.last_epoch_logs)
+    if recorder.diverged:
+        progress = recorder.progress()
         return "diverged", final, (
             f"The loss became NaN or infinite at epoch {progress['epoch']}, step "
             f"{progress['step']}. The learning rate {config.learning_rate:g} is probably too "
             "high: lower it (try 10x smaller), or add gradient clipping or batch norm."
         )
-    if callback.stopped:
+    if recorder.stopped:
         return "stopped", final, None
-    test_loss, test_accuracy = model.evaluate(data.x_test, data.y_test, verbose=0,
-                                              batch_size=max(config.batch_size, 256))
+    if early is not None:
+        final["best_epoch"] = early.best_epoch + 1
+        if early.stopped_epoch:
+            final["early_stopping_epoch"] = early.stopped_epoch + 1
+    if validation is not None:
+        # The weights that are kept (early stopping may have restored the best epoch's).
+        val_loss, val_accuracy = model.evaluate(validation, verbose=0)
+        final.update(val_loss=float(val_loss), val_accuracy=float(val_accuracy))
+    test = make_eval_dataset(data.x_test, data.y_test, num_classes=data.num_classes,
+                             batch_size=evaluation)
+    test_loss, test_accuracy = model.evaluate(test, verbose=0)
     final.update(test_loss=float(test_loss), test_accuracy=float(test_accuracy))
     _save_model(store, run_id, model)
     return "completed", final, None
+
+
+def _early_stopping(config):
+    import keras
+
+    options = config.early_stopping
+    if not options.enabled:
+        return None
+    return keras.callbacks.EarlyStopping(
+        monitor=options.monitor, min_delta=options.min_delta, patience=options.patience,
+        restore_best_weights=options.restore_best_weights,
+        mode="max" if options.monitor.endswith("accuracy") else "min",
+    )
 
 
 def _save_model(store, run_id: str, model) -> None:

@@ -1,0 +1,124 @@
+"""What augmentation costs in training throughput, and how fast the previewer draws its grid.
+
+The same small convnet trains on 2,000 `shapes` images (32 px) three ways, side by side in
+this one process, interleaved, best of three each:
+  none      make_training_dataset with no augmentation;
+  tf.data   make_training_dataset with five transforms (rotation, shift, zoom, flip,
+            contrast) in its tf.data map: the lab's placement;
+  in-model  the same five layers in front of the model instead, fed by the plain pipeline.
+Throughput counts epochs 2..N (epoch 1 traces the train function and warms the pipeline).
+Target: tf.data / none >= 0.8. Also: the time to draw a 3x3 preview grid after warm-up,
+median of 10 (target <= 300 ms).
+
+Usage: python benchmarks/augmentation.py [--epochs 4] [--repeats 3] [--train-size 2000]
+The last line printed is one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+from cnnlab.config import AugmentationConfig  # noqa: E402
+
+FIVE_TRANSFORMS = AugmentationConfig(rotation_range=15.0, width_shift_range=0.1,
+                                     height_shift_range=0.1, zoom_range=0.1,
+                                     horizontal_flip=True, contrast_range=0.2)
+BATCH_SIZE = 32
+SEED = 0
+
+
+def throughput(data, placement: str, epochs: int) -> float:
+    """Images/s of model.fit over epochs 2..`epochs` with augmentation placed as named."""
+    import keras
+
+    from cnnlab.augment import build_augmenter, make_training_dataset
+    from cnnlab.models import build_model
+
+    augmentation = FIVE_TRANSFORMS if placement == "tf.data" else AugmentationConfig()
+    dataset = make_training_dataset(data.x_train, data.y_train, num_classes=data.num_classes,
+                                    batch_size=BATCH_SIZE, augmentation=augmentation, seed=SEED)
+    keras.utils.set_random_seed(SEED)
+    model = build_model("small_convnet", data.input_shape, data.num_classes)
+    if placement == "in-model":
+        inputs = keras.Input(data.input_shape)
+        augmenter = build_augmenter(FIVE_TRANSFORMS, data.input_shape, seed=SEED)
+        model = keras.Model(inputs, model(augmenter(inputs)))
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    model.fit(dataset, epochs=1, verbose=0, shuffle=False)  # traces and warms the pipeline
+    start = time.perf_counter()
+    model.fit(dataset, epochs=epochs - 1, verbose=0, shuffle=False)
+    return (epochs - 1) * len(data.x_train) / (time.perf_counter() - start)
+
+
+def preview_ms(image, repeats: int = 10) -> float:
+    """Median milliseconds to draw a 3x3 grid, seeds varying as a user moves the slider."""
+    from cnnlab.augment import preview_grid
+
+    preview_grid(image, FIVE_TRANSFORMS, count=9, seed=0)  # warm-up: Keras and TF kernels
+    times = []
+    for seed in range(1, repeats + 1):
+        start = time.perf_counter()
+        preview_grid(image, FIVE_TRANSFORMS, count=9, seed=seed)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times) * 1000.0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--train-size", type=int, default=2000)
+    args = parser.parse_args()
+
+    from cnnlab.augment import pipeline_cost_ms
+    from cnnlab.data import load_dataset
+    from cnnlab.training.device import configure_tensorflow
+
+    device = configure_tensorflow()
+    load_before = os.getloadavg()[0]
+    data = load_dataset("shapes", image_size=32, train_size=args.train_size, seed=SEED)
+    placements = ("none", "tf.data", "in-model")
+    best = dict.fromkeys(placements, 0.0)
+    for repeat in range(args.repeats):
+        for placement in placements:  # interleaved, so drift in machine load hits all alike
+            value = throughput(data, placement, args.epochs)
+            best[placement] = max(best[placement], value)
+            print(f"  repeat {repeat + 1}: {placement:9s} {value:8.0f} images/s", flush=True)
+    grid_ms = preview_ms(data.x_train[0])
+    cost = pipeline_cost_ms(FIVE_TRANSFORMS, data.input_shape, batch_size=BATCH_SIZE)
+
+    ratio = best["tf.data"] / best["none"]
+    ratio_in_model = best["in-model"] / best["none"]
+    print()
+    load_after = os.getloadavg()[0]
+    print(f"device: {device} ({os.cpu_count()} cores; load average {load_before:.1f} before, "
+          f"{load_after:.1f} after: other processes skew the figures)")
+    print(f"shapes, {len(data.x_train)} images, 32 px, batch {BATCH_SIZE}, "
+          f"epochs 2..{args.epochs}, best of {args.repeats}")
+    print(f"{'placement':<12}{'images/s':>10}{'ratio':>8}")
+    for placement in placements:
+        print(f"{placement:<12}{best[placement]:>10.0f}{best[placement] / best['none']:>8.2f}")
+    print(f"augmentation alone, compiled: {cost:.1f} ms per batch of {BATCH_SIZE}")
+    print(f"3x3 preview grid: {grid_ms:.0f} ms (median of 10; target <= 300)")
+    print(f"tf.data ratio {ratio:.2f} (target >= 0.8): {'met' if ratio >= 0.8 else 'MISSED'}")
+    print(json.dumps({
+        "ratio": round(ratio, 3), "ratio_in_model": round(ratio_in_model, 3),
+        "preview_ms": round(grid_ms, 1), "augment_ms_per_batch": round(cost, 2),
+        "images_per_s": {k: round(v, 1) for k, v in best.items()}, "device": device,
+        "cpu_count": os.cpu_count(), "load_average": [round(load_before, 2), round(load_after, 2)],
+        "train_size": len(data.x_train), "epochs": args.epochs, "repeats": args.repeats,
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,569 @@
+"""The augmentation pipeline: Keras preprocessing layers built from an AugmentationConfig.
+
+Why one builder: the training input pipeline, the previewer's grid, the cost estimate and
+the exported Keras code all come from `_layer_specs`, so what a student sees on the Augment
+page is exactly what the network is fed, and the code shown is exactly what runs.
+
+Placement: augmentation runs in the tf.data pipeline (`make_training_dataset`), on whole
+batches (so every layer vectorizes), in a map followed by prefetch, and not as layers
+inside the model. `benchmarks/augmentation.py` (the small convnet on 2,000 `shapes`
+images, 32 px, five transforms) put the two placements level on the development machine, a
+shared 2-core CPU: 0.82 (tf.data) against 0.81 (in the model) of the un-augmented
+throughput, best of five; across runs both moved between about 0.55 and 0.9 with the
+machine's load, neither ahead. With two cores no core is idle for tf.data to overlap with,
+so the augmentation's own cost (about 5 ms a batch against 19 ms of training) bounds the
+ratio either way; on a GPU, or more cores, the map runs on otherwise idle CPU. The choice
+then rests on design: MixUp and CutMix need the labels, which a model's layers never see;
+validation and test data bypass augmentation by construction; a saved model carries no
+training-only layers; and the Augment page shows the very pipeline training runs.
+
+Three transforms are small layers of our own, each for a stated reason: `RandomAngleShear`
+(keras.layers.RandomShear caps its factor at 1, i.e. 45 degrees, and shears about the top-left
+corner, which also shifts the picture; the config means an angle about the centre, as
+ImageDataGenerator did), `ChannelShift` (Keras has no such layer) and `RandomPadCrop`
+(keras.layers.RandomCrop cuts every image of a batch at the same place, and at inference
+would leave ZeroPadding2D's padded images at the padded size).
+CutMix is ours too: keras.layers.CutMix samples alpha itself, caps it at 1, and weights the
+labels by the continuous box area rather than by the pixels actually pasted. MixUp is
+keras.layers.MixUp.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from cnnlab.config import AugmentationConfig, _from_dict
+
+# The lab's images are float32 in [0, 1]; colour layers must know it (Keras assumes 0-255).
+VALUE_RANGE = (0.0, 1.0)
+
+
+# -- layers Keras does not have in the form the config needs -----------------------------
+# Registered, so a model that takes them in (as students may do with the exported code)
+# saves and loads.
+
+
+@keras.saving.register_keras_serializable(package="cnnlab")
+class RandomPadCrop(keras.layers.Layer):
+    """Pad each image by `padding` pixels on every side, then crop back to its size at random.
+
+    The CIFAR recipe (He et al., 2016). That equals a random whole-pixel shift of up to
+    `padding` pixels per axis, so it is computed as one integer translation with nearest-
+    pixel sampling (exact, no blur), the padding filled as `fill_mode` says. At inference
+    it passes images through unchanged.
+    """
+
+    def __init__(self, padding, fill_mode="constant", fill_value=0.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.padding = int(padding)
+        self.fill_mode = fill_mode
+        self.fill_value = float(fill_value)
+        self.seed = seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images, training=True):
+        if not training or self.padding == 0:
+            return images
+        batch = ops.shape(images)[0]
+        offsets = ops.cast(keras.random.randint((batch, 2), -self.padding, self.padding + 1,
+                                                seed=self.generator), "float32")
+        ones, zeros = ops.ones((batch,)), ops.zeros((batch,))
+        # Output pixel (x, y) samples input (x + dx, y + dy).
+        transform = ops.stack([ones, zeros, offsets[:, 0], zeros, ones, offsets[:, 1], zeros, zeros],
+                              axis=1)
+        return ops.image.affine_transform(images, transform, interpolation="nearest",
+                                          fill_mode=self.fill_mode, fill_value=self.fill_value)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "padding": self.padding, "fill_mode": self.fill_mode,
+                "fill_value": self.fill_value, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="cnnlab")
+class RandomAngleShear(keras.layers.Layer):
+    """Shear each image along x by an angle drawn from [-max_degrees, max_degrees], about its centre.
+
+    As ImageDataGenerator's `shear_range` did: rows slide sideways by tan(angle) pixels per
+    row away from the middle one, so the picture slants without moving.
+    """
+
+    def __init__(self, max_degrees, fill_mode="reflect", fill_value=0.0, interpolation="bilinear",
+                 seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.max_degrees = float(max_degrees)
+        self.fill_mode = fill_mode
+        self.fill_value = float(fill_value)
+        self.interpolation = interpolation
+        self.seed = seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images, training=True):
+        if not training:
+            return images
+        shape = ops.shape(images)
+        limit = math.radians(self.max_degrees)
+        slope = ops.tan(keras.random.uniform((shape[0],), -limit, limit, seed=self.generator))
+        centre = (ops.cast(shape[1], "float32") - 1.0) / 2.0
+        ones, zeros = ops.ones_like(slope), ops.zeros_like(slope)
+        # Output pixel (x, y) samples input (x + slope * (y - centre), y).
+        transform = ops.stack([ones, slope, -slope * centre, zeros, ones, zeros, zeros, zeros], axis=1)
+        return ops.image.affine_transform(images, transform, interpolation=self.interpolation,
+                                          fill_mode=self.fill_mode, fill_value=self.fill_value)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "max_degrees": self.max_degrees, "fill_mode": self.fill_mode,
+                "fill_value": self.fill_value, "interpolation": self.interpolation, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="cnnlab")
+class ChannelShift(keras.layers.Layer):
+    """Add a random offset from [-factor, factor] to each colour channel of each image, then clip.
+
+    ImageDataGenerator's `channel_shift_range`, on the lab's [0, 1] scale: it tints images,
+    so a network cannot lean on exact colours.
+    """
+
+    def __init__(self, factor, value_range=VALUE_RANGE, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = float(factor)
+        self.value_range = tuple(float(v) for v in value_range)
+        self.seed = seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images, training=True):
+        if not training:
+            return images
+        shape = ops.shape(images)
+        shift = keras.random.uniform((shape[0], 1, 1, shape[3]), -self.factor, self.factor,
+                                     seed=self.generator)
+        return ops.clip(images + shift, *self.value_range)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor, "value_range": self.value_range,
+                "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="cnnlab")
+class CutMix(keras.layers.Layer):
+    """CutMix (Yun et al., 2019): paste a box of a batch-mate into each image; mix labels by area.
+
+    Takes and returns {"images", "labels"} with one-hot labels, like keras.layers.MixUp. The
+    box has area fraction 1 - lambda, lambda ~ Beta(alpha, alpha), and is clipped at the
+    border; the label weight is then the fraction of pixels actually pasted, exactly.
+    """
+
+    def __init__(self, alpha=1.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.alpha = float(alpha)
+        self.seed = seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def call(self, data, training=True):
+        if not training:
+            return data
+        images, labels = data["images"], data["labels"]
+        shape = ops.shape(images)
+        batch, height, width = shape[0], shape[1], shape[2]
+        lam = keras.random.beta((batch,), self.alpha, self.alpha, seed=self.generator)
+        side = ops.sqrt(1.0 - lam)
+        half_h = ops.cast(ops.cast(height, "float32") * side / 2.0, "int32")
+        half_w = ops.cast(ops.cast(width, "float32") * side / 2.0, "int32")
+        centre_y = keras.random.randint((batch,), 0, height, seed=self.generator)
+        centre_x = keras.random.randint((batch,), 0, width, seed=self.generator)
+        top, bottom = ops.clip(centre_y - half_h, 0, height), ops.clip(centre_y + half_h, 0, height)
+        left, right = ops.clip(centre_x - half_w, 0, width), ops.clip(centre_x + half_w, 0, width)
+        rows, cols = ops.arange(height)[None, :], ops.arange(width)[None, :]
+        in_rows = (rows >= top[:, None]) & (rows < bottom[:, None])
+        in_cols = (cols >= left[:, None]) & (cols < right[:, None])
+        mask = in_rows[:, :, None, None] & in_cols[:, None, :, None]
+        partner = keras.random.shuffle(ops.arange(batch), seed=self.generator)
+        images = ops.where(mask, ops.take(images, partner, axis=0), images)
+        pasted = ops.cast((bottom - top) * (right - left), "float32") / ops.cast(height * width, "float32")
+        labels = (1.0 - pasted[:, None]) * labels + pasted[:, None] * ops.take(labels, partner, axis=0)
+        return {"images": images, "labels": labels}
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "alpha": self.alpha, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="cnnlab")
+class MixBatch(keras.layers.Layer):
+    """MixUp, CutMix, or each image one of the two at random when both are on.
+
+    Why per image: with both on, a batch then teaches both kinds of mixing at once, and the
+    previewer's grid shows both. Labels stay convex combinations summing to one.
+    """
+
+    def __init__(self, mixup_alpha=0.0, cutmix_alpha=0.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.mixup_alpha, self.cutmix_alpha, self.seed = float(mixup_alpha), float(cutmix_alpha), seed
+        seeds = _seeds(seed, 3)
+        self.mixup = keras.layers.MixUp(alpha=self.mixup_alpha, seed=seeds[0]) if mixup_alpha else None
+        self.cutmix = CutMix(alpha=self.cutmix_alpha, seed=seeds[1]) if cutmix_alpha else None
+        self.generator = keras.random.SeedGenerator(seeds[2])
+
+    def build(self, input_shape):
+        # The sublayers are stateless apart from their seed generators, made in __init__.
+        self.built = True
+
+    def call(self, data, training=True):
+        if not training:
+            return data
+        data = {"images": data["images"], "labels": ops.cast(data["labels"], "float32")}
+        if self.mixup is None or self.cutmix is None:
+            return (self.mixup or self.cutmix)(data, training=True)
+        mixed, cut = self.mixup(data, training=True), self.cutmix(data, training=True)
+        use_cut = keras.random.uniform((ops.shape(data["images"])[0],), seed=self.generator) < 0.5
+        return {"images": ops.where(use_cut[:, None, None, None], cut["images"], mixed["images"]),
+                "labels": ops.where(use_cut[:, None], cut["labels"], mixed["labels"])}
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "mixup_alpha": self.mixup_alpha,
+                "cutmix_alpha": self.cutmix_alpha, "seed": self.seed}
+
+
+CUSTOM_LAYERS = {cls.__name__: cls for cls in (RandomPadCrop, RandomAngleShear, ChannelShift)}
+
+
+# -- the pipeline ----------------------------------------------------------------------------
+
+
+def _seeds(seed, count: int) -> list[int]:
+    """`count` decorrelated 31-bit seeds from one: layers seeded alike would draw alike."""
+    if seed is None:
+        return [None] * count
+    return [int(s) >> 1 for s in np.random.SeedSequence(seed).generate_state(count)]
+
+
+def _layer_specs(augmentation: AugmentationConfig) -> list[tuple[str, dict]]:
+    """The per-image layers, in order, as (class name, constructor arguments without seed).
+
+    Geometry first, colour last, as ImageDataGenerator ordered them; colour last also keeps
+    the filled-in border pixels subject to the same brightness as the rest.
+    """
+    a = augmentation
+    fill = {"fill_mode": a.fill_mode}
+    specs = []
+    # Two layers, not mode="horizontal_and_vertical": that flips both ways on one coin toss,
+    # so it never flips just one way; ImageDataGenerator tossed a coin for each.
+    if a.horizontal_flip:
+        specs.append(("RandomFlip", {"mode": "horizontal"}))
+    if a.vertical_flip:
+        specs.append(("RandomFlip", {"mode": "vertical"}))
+    if a.rotation_range:
+        # Keras takes a fraction of a full turn.
+        specs.append(("RandomRotation", {"factor": round(a.rotation_range / 360.0, 6), **fill}))
+    if a.shear_range:
+        specs.append(("RandomAngleShear", {"max_degrees": a.shear_range, **fill}))
+    if a.width_shift_range or a.height_shift_range:
+        specs.append(("RandomTranslation", {"height_factor": a.height_shift_range,
+                                            "width_factor": a.width_shift_range, **fill}))
+    if a.zoom_range:
+        # Symmetric: negative zooms in, positive out; width follows height (aspect kept).
+        specs.append(("RandomZoom", {"height_factor": (-a.zoom_range, a.zoom_range), **fill}))
+    if a.crop_padding:
+        specs.append(("RandomPadCrop", {"padding": a.crop_padding, **fill}))
+    if a.brightness_range:
+        specs.append(("RandomBrightness", {"factor": a.brightness_range, "value_range": VALUE_RANGE}))
+    if a.contrast_range:
+        specs.append(("RandomContrast", {"factor": a.contrast_range, "value_range": VALUE_RANGE}))
+    if a.channel_shift_range:
+        specs.append(("ChannelShift", {"factor": a.channel_shift_range}))
+    return specs
+
+
+def _check_input_shape(input_shape) -> tuple[int, int, int]:
+    shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
+    if shape is None or len(shape) != 3 or not all(isinstance(v, (int, np.integer)) and v > 0 for v in shape):
+        raise ValueError(
+            "Invalid `input_shape`. Expected (height, width, channels), three positive integers, "
+            f"e.g. (32, 32, 3). Received: input_shape={input_shape!r}."
+        )
+    return tuple(int(v) for v in shape)
+
+
+def _check_augmentation(augmentation) -> AugmentationConfig:
+    if not isinstance(augmentation, AugmentationConfig):
+        raise ValueError(
+            "Invalid `augmentation`. Expected an AugmentationConfig (config.augmentation). "
+            f"Received: {type(augmentation).__name__} {augmentation!r:.80}."
+        )
+    return augmentation
+
+
+def build_augmenter(augmentation: AugmentationConfig, input_shape, *, seed: int):
+    """The per-image transforms as a keras.Sequential, or None when none is switched on.
+
+    Why seeded: every random layer gets its own seed derived from `seed`, so a fresh
+    augmenter built with the same seed draws the same transforms (a reproducible grid).
+    The layers act only when called with training=True; at inference they pass images through.
+    MixUp and CutMix act on labelled batches and are built by `build_mixer`.
+
+    Args:
+        augmentation: the transforms and their strengths.
+        input_shape: (height, width, channels) of one image.
+        seed: the seed the layers' seeds are drawn from.
+    """
+    specs = _layer_specs(_check_augmentation(augmentation))
+    input_shape = _check_input_shape(input_shape)
+    if not specs:
+        return None
+    seeds = _seeds(seed, len(specs))
+    layers = [_layer_class(name)(**arguments, seed=s) for (name, arguments), s in zip(specs, seeds)]
+    return keras.Sequential([keras.Input(shape=input_shape), *layers], name="augmentation")
+
+
+def _layer_class(name: str):
+    return CUSTOM_LAYERS.get(name) or getattr(keras.layers, name)
+
+
+def build_mixer(augmentation: AugmentationConfig, *, seed: int):
+    """The batch-level label mixing (MixUp and/or CutMix) as a layer, or None when both are off."""
+    a = _check_augmentation(augmentation)
+    if not (a.mixup_alpha or a.cutmix_alpha):
+        return None
+    return MixBatch(mixup_alpha=a.mixup_alpha, cutmix_alpha=a.cutmix_alpha, seed=seed)
+
+
+def _check_arrays(x, y, num_classes, batch_size):
+    if not isinstance(x, np.ndarray) or x.ndim != 4 or np.ndim(y) != 1 or len(x) != len(y) or not len(x):
+        raise ValueError(
+            "Invalid training arrays. Expected images of shape (N, H, W, C) and N integer labels "
+            f"in a 1-D array, N > 0. Received: x.shape={np.shape(x)}, y.shape={np.shape(y)}."
+        )
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"Invalid `batch_size`. Expected an integer >= 1. Received: {batch_size!r}.")
+    y = np.asarray(y)
+    if not isinstance(num_classes, (int, np.integer)) or num_classes < 1 or y.min() < 0 or y.max() >= num_classes:
+        raise ValueError(
+            f"Labels out of range. Expected class indices from 0 to num_classes - 1 = "
+            f"{num_classes - 1 if isinstance(num_classes, int) else '?'}. Received: labels from "
+            f"{y.min()} to {y.max()} with num_classes={num_classes!r}. Pass the data set's num_classes."
+        )
+
+
+def _batches(x, y, *, num_classes, batch_size, shuffle_seed=None):
+    """Batches of (images, one-hot labels), gathered by index from tensors made once.
+
+    Why indices: shuffling a range and gathering each batch keeps one copy of the images,
+    where a shuffle buffer of images would hold a second one.
+    """
+    images = tf.convert_to_tensor(np.asarray(x, np.float32))
+    labels = tf.convert_to_tensor(np.asarray(y), tf.int32)
+    dataset = tf.data.Dataset.range(len(x))
+    if shuffle_seed is not None:
+        dataset = dataset.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).map(
+        lambda index: (tf.gather(images, index), tf.one_hot(tf.gather(labels, index), num_classes)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+
+
+def make_training_dataset(x, y, *, num_classes: int, batch_size: int,
+                          augmentation: AugmentationConfig, seed: int, shuffle: bool = True):
+    """The tf.data pipeline model.fit trains on: shuffled, augmented, mixed, one-hot, prefetched.
+
+    Why here and only here: validation and test images must never be augmented, so the
+    transforms live in the training pipeline alone (see the module docstring for why not in
+    the model). Each epoch reshuffles from `seed`; each batch is gathered in a parallel map,
+    augmented in an ordered one (so a seed repeats the run exactly), then MixUp/CutMix mix it
+    with soft labels, which categorical cross-entropy takes as is; prefetch overlaps it all
+    with training.
+
+    Args:
+        x: float32 images (N, H, W, C) in [0, 1].
+        y: int class indices (N,).
+        num_classes: length of the one-hot labels.
+        batch_size: images per batch; the last batch may be smaller.
+        augmentation: the transforms; a config with nothing on gives plain batches.
+        seed: seeds the shuffle order and every random layer.
+        shuffle: reshuffle every epoch. Defaults to True.
+    """
+    _check_arrays(x, y, num_classes, batch_size)
+    dataset = _batches(x, y, num_classes=num_classes, batch_size=batch_size,
+                       shuffle_seed=seed if shuffle else None)
+    augmenter = build_augmenter(augmentation, x.shape[1:], seed=seed)
+    mixer = build_mixer(augmentation, seed=seed + 1)
+    if augmenter is not None or mixer is not None:
+        def transform(images, labels):
+            if augmenter is not None:
+                images = augmenter(images, training=True)
+            if mixer is not None:
+                mixed = mixer({"images": images, "labels": labels}, training=True)
+                images, labels = mixed["images"], mixed["labels"]
+            return images, labels
+
+        # One call at a time, in order: the layers' seed generators are variables that each
+        # call advances, and parallel calls would race for them, so the same seed would not
+        # give the same augmented epoch twice. The map still runs beside the training step,
+        # in tf.data's own thread, and each op inside it uses TensorFlow's thread pool.
+        dataset = dataset.map(transform)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def make_eval_dataset(x, y, *, num_classes: int, batch_size: int):
+    """Batches of (images, one-hot labels) for validation and testing: in order, never augmented."""
+    _check_arrays(x, y, num_classes, batch_size)
+    return _batches(x, y, num_classes=num_classes, batch_size=batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+# -- preview, export, cost --------------------------------------------------------------------
+
+
+def preview_grid(image: np.ndarray, augmentation: AugmentationConfig, *, count: int = 9,
+                 seed: int = 0) -> np.ndarray:
+    """`count` augmented versions of one (H, W, C) image in [0, 1], as (count, H, W, C) float32.
+
+    Drawn by the very `build_augmenter` pipeline training uses, built afresh from `seed`, so
+    the same seed gives the same grid. With no per-image transform on, the copies are equal.
+    """
+    image = np.asarray(image, np.float32)
+    if image.ndim != 3:
+        raise ValueError(f"Invalid `image`. Expected one image of shape (H, W, C). Received: shape {image.shape}.")
+    if not isinstance(count, (int, np.integer)) or count < 1:
+        raise ValueError(f"Invalid `count`. Expected an integer >= 1. Received: {count!r}.")
+    batch = np.repeat(image[None], count, axis=0)
+    augmenter = build_augmenter(augmentation, image.shape, seed=seed)
+    if augmenter is None:
+        return batch
+    return np.asarray(augmenter(batch, training=True), np.float32)
+
+
+def preview_mix(images: np.ndarray, labels, augmentation: AugmentationConfig, *, num_classes: int,
+                seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """One training batch as the pipeline makes it: augmented, then MixUp/CutMix with soft labels.
+
+    Returns (mixed images (N, H, W, C), mixed one-hot labels (N, num_classes)), so the page
+    can write "0.62 cat + 0.38 dog" under each image.
+    """
+    images = np.asarray(images, np.float32)
+    _check_arrays(images, labels, num_classes, 1)
+    augmenter = build_augmenter(augmentation, images.shape[1:], seed=seed)
+    if augmenter is not None:
+        images = augmenter(images, training=True)
+    onehot = ops.one_hot(np.asarray(labels, np.int32), num_classes)
+    mixer = build_mixer(augmentation, seed=seed + 1)
+    if mixer is not None:
+        mixed = mixer({"images": images, "labels": onehot}, training=True)
+        images, onehot = mixed["images"], mixed["labels"]
+    return np.asarray(images, np.float32), np.asarray(onehot, np.float32)
+
+
+def mix_caption(label_row, class_names, *, threshold: float = 0.005) -> str:
+    """A soft label as words, largest weight first: "0.62 cat + 0.38 dog"."""
+    order = np.argsort(-np.asarray(label_row), kind="stable")
+    parts = [f"{label_row[i]:.2f} {class_names[i]}" for i in order if label_row[i] > threshold]
+    return " + ".join(parts)
+
+
+def _python_literal(value) -> str:
+    return repr(tuple(value)) if isinstance(value, (tuple, list)) else repr(value)
+
+
+def to_keras_code(augmentation: AugmentationConfig, input_shape, *, seed: int | None = None) -> str:
+    """The pipeline as runnable Keras code: the same layers, in order, with the same arguments.
+
+    Why: students can paste it into their own training script. With `seed`, the layers get
+    the seeds `build_augmenter(..., seed=seed)` gives them, so the code reproduces the grid.
+    """
+    specs = _layer_specs(_check_augmentation(augmentation))
+    input_shape = _check_input_shape(input_shape)
+    seeds = _seeds(seed, len(specs))
+    custom = sorted({name for name, _ in specs if name in CUSTOM_LAYERS})
+    a = augmentation
+    mixing = bool(a.mixup_alpha or a.cutmix_alpha)
+    imports = custom + (["MixBatch"] if mixing else [])
+    lines = ["import keras"]
+    if imports:
+        lines.append(f"from cnnlab.augment import {', '.join(imports)}")
+    lines += ["", "# Active only when called with training=True; at inference they pass images through.",
+              "augmentation = keras.Sequential(["]
+    lines.append(f"    keras.Input(shape={input_shape!r}),")
+    for (name, arguments), layer_seed in zip(specs, seeds):
+        prefix = "" if name in CUSTOM_LAYERS else "keras.layers."
+        if layer_seed is not None:
+            arguments = {**arguments, "seed": layer_seed}
+        args = ", ".join(f"{key}={_python_literal(value)}" for key, value in arguments.items())
+        lines.append(f"    {prefix}{name}({args}),")
+    lines.append('], name="augmentation")')
+    if mixing:
+        mix_seed = None if seed is None else seed + 1
+        lines += ["", "# Mixes whole batches with one-hot labels: {'images': ..., 'labels': ...}.",
+                  f"mix = MixBatch(mixup_alpha={a.mixup_alpha!r}, cutmix_alpha={a.cutmix_alpha!r}, "
+                  f"seed={mix_seed!r})"]
+    return "\n".join(lines) + "\n"
+
+
+def augmentation_to_json(augmentation: AugmentationConfig) -> str:
+    """The config as JSON, the same fields an ExperimentConfig stores under "augmentation"."""
+    return json.dumps(dataclasses.asdict(_check_augmentation(augmentation)), indent=2, sort_keys=True)
+
+
+def augmentation_from_json(text: str) -> AugmentationConfig:
+    """An AugmentationConfig from JSON written by `augmentation_to_json`, validated."""
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, TypeError) as error:
+        raise ValueError(
+            "Could not parse the augmentation config. Expected a JSON object such as "
+            f'{{"rotation_range": 15, "horizontal_flip": true}}. Received invalid JSON: {error}. '
+            "Fix the syntax at that position."
+        ) from None
+    return _from_dict(AugmentationConfig, data)
+
+
+def pipeline_cost_ms(augmentation: AugmentationConfig, input_shape, *, batch_size: int = 32,
+                     repeats: int = 5) -> float:
+    """Milliseconds the augmentation takes per batch, compiled as in tf.data, after warm-up.
+
+    Why compiled: the training pipeline runs the layers as a traced graph, which is far
+    faster than calling them eagerly; timing eager calls would overstate the cost. Returns
+    the median of `repeats` timed batches; 0.0 when nothing is switched on.
+    """
+    input_shape = _check_input_shape(input_shape)
+    augmenter = build_augmenter(augmentation, input_shape, seed=0)
+    mixer = build_mixer(augmentation, seed=1)
+    if augmenter is None and mixer is None:
+        return 0.0
+
+    @tf.function
+    def step(images, labels):
+        if augmenter is not None:
+            images = augmenter(images, training=True)
+        if mixer is not None:
+            images = mixer({"images": images, "labels": labels}, training=True)["images"]
+        return images
+
+    rng = np.random.default_rng(0)
+    images = tf.constant(rng.random((batch_size, *input_shape), dtype=np.float32))
+    labels = tf.one_hot(rng.integers(0, 10, batch_size), 10)
+    step(images, labels).numpy()  # traces
+    times = []
+    for _ in range(max(1, repeats)):
+        start = time.perf_counter()
+        step(images, labels).numpy()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times) * 1000.0)

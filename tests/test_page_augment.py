@@ -1,0 +1,115 @@
+"""The Augment page, run headless with Streamlit's AppTest: real widgets, the real pipeline."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from cnnlab.config import AugmentationConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def fresh_resources(lab_home):
+    # The Train page (reached by "Use in Train form") starts the process-wide job manager.
+    st.cache_resource.clear()
+    yield
+    from ui.resources import job_manager
+
+    job_manager().shutdown(timeout=60)
+    st.cache_resource.clear()
+
+
+def augment_page() -> AppTest:
+    """The Augment page, reached from the home page as a user would."""
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    return app.switch_page("pages/2_Augment.py").run()
+
+
+def grid_urls(app) -> list[str]:
+    """The media URLs of the preview grid (the images after the original); they hash the pixels."""
+    return [url for image in app.image[1:10] for url in image.value]
+
+
+def test_switching_a_transform_on_redraws_nine_different_versions():
+    app = augment_page()
+    assert not app.exception and not app.error
+    assert app.segmented_control(key="augment_count").value == 9
+    assert any("Augmentation is off" in m.value for m in app.markdown)
+    before = grid_urls(app)
+    assert len(before) == 9 and len(set(before)) == 1, "with nothing on, all nine are the original"
+
+    app.toggle(key="augment_rotation_range_on").set_value(True).run()
+    assert not app.exception
+    after = grid_urls(app)
+    assert len(after) == 9 and len(set(after)) == 9 and before[0] not in after
+    assert any("What the network sees" in m.value for m in app.markdown)
+    code = app.code[0].value
+    assert "keras.layers.RandomRotation(factor=0.055556" in code
+
+    app.button(key="augment_use").click().run()
+    assert not app.exception
+    assert app.title[0].value == "Train", "the button opens the Train page"
+    assert "train_augmentation" not in app.session_state, "the Train page took the pipeline over"
+
+
+def test_use_in_train_form_hands_over_the_pipeline(monkeypatch):
+    opened = []
+    # Stop at the hand-over: what the Train page then does with the key is its own test's business.
+    monkeypatch.setattr(st, "switch_page", lambda page: opened.append(str(page)))
+    app = augment_page()
+    app.toggle(key="augment_shear_range_on").set_value(True).run()  # enables its slider
+    app.slider(key="augment_shear_range").set_value(30.0)
+    app.selectbox(key="augment_fill_mode").set_value("constant").run()
+    app.button(key="augment_use").click().run()
+    assert opened == ["pages/1_Train.py"]
+    assert app.session_state["train_augmentation"] == AugmentationConfig(shear_range=30.0,
+                                                                         fill_mode="constant")
+
+
+def test_mixing_shows_blended_labels_and_the_seed_reproduces_the_grid():
+    app = augment_page()
+    app.toggle(key="augment_horizontal_flip").set_value(True)
+    app.toggle(key="augment_mixup_alpha_on").set_value(True).run()
+    assert not app.exception
+    captions = [caption for image in app.image for caption in image.captions if " + " in caption]
+    assert captions, "MixUp captions name two classes with their weights"
+    weights = [float(part.split()[0]) for part in captions[0].split(" + ")]
+    assert sum(weights) == pytest.approx(1.0, abs=0.011)
+    first = grid_urls(app)
+    draw = next(b for b in app.button if b.label == "Draw again")
+    draw.click().run()
+    assert app.number_input(key="augment_seed").value == 1 and grid_urls(app) != first
+    app.number_input(key="augment_seed").set_value(0).run()
+    assert grid_urls(app) == first
+
+
+def png(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_uploads_decode_or_show_the_error():
+    app = augment_page()
+    app.segmented_control(key="augment_source").set_value("Your photo").run()
+    assert any("Choose an image" in info.value for info in app.info)
+    app.file_uploader(key="augment_upload").upload("notes.png", b"not a picture at all", "image/png").run()
+    assert not app.exception
+    assert "Could not read the uploaded file as an image" in app.error[0].value
+
+    photo = np.random.default_rng(0).integers(0, 256, (60, 90, 3), dtype=np.uint8)
+    app.file_uploader(key="augment_upload").set_value(("photo.png", png(photo), "image/png")).run()
+    assert not app.exception and not app.error
+    assert "photo.png, fitted to 32×32×3" in app.image[0].captions[0]
+    assert len(grid_urls(app)) == 9
+
+    app.segmented_control(key="augment_source").set_value("Sample photo").run()
+    assert not app.exception and "fitted to 32×32×3" in app.image[0].captions[0]

@@ -1,0 +1,299 @@
+"""The experiment form of the Train page: every trick, in tabs, turned into a config dict.
+
+It is not an `st.form`: each change reruns the page, so the schedule preview, the cost of
+the gradient-descent variant and the optimizer's own options follow the choices at once.
+Widget keys carry the `train_` prefix; `load_into_form` fills them from a config (the last
+run's, or a pipeline sent over from the Augment page).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import streamlit as st
+
+from cnnlab.config import (
+    ACTIVATIONS, DROPOUT_PLACEMENTS, FILL_MODES, INITIALIZERS, MONITORS, NORM_POSITIONS,
+    OPTIMIZERS, SCHEDULE_UNITS, SCHEDULES, AugmentationConfig, EarlyStoppingConfig,
+    ExperimentConfig, OptimizerOptions, ScheduleConfig, Tricks, field_help,
+)
+from cnnlab.data import DATASETS
+from cnnlab.models.registry import ARCHITECTURES
+
+VARIANTS = ("Mini-batch", "Full batch", "Stochastic (batch size 1)")
+LABELS = {
+    "before_dense": "before the first dense layer", "every_dense": "after every dense layer",
+    "spatial": "spatial, after every conv block", "before_activation": "before the activation",
+    "after_activation": "after the activation", None: "architecture default",
+    "standard_normal": "N(0, 1) (standard)", "time_based": "time-based", "one_cycle": "one-cycle",
+    "warmup": "linear warm-up", "plateau": "reduce on plateau",
+}
+
+
+def load_into_form(config: ExperimentConfig) -> None:
+    """Set every widget of the form to `config`'s values (before the widgets are drawn)."""
+    flat = _flatten(config.to_dict())
+    for name, value in flat.items():
+        st.session_state[f"train_{name.replace('.', '_')}"] = value
+    st.session_state["train_train_size"] = config.train_size or 0
+    st.session_state["train_image_size"] = config.image_size or 0
+    st.session_state["train_variant"] = VARIANTS[0]
+    options = config.optimizer_options
+    clipping = "by norm" if options.clipnorm else "by value" if options.clipvalue else "off"
+    st.session_state["train_clipping"] = clipping
+    st.session_state["train_clip_threshold"] = options.clipnorm or options.clipvalue or 1.0
+
+
+def load_augmentation(augmentation: AugmentationConfig) -> None:
+    """Set the form's augmentation widgets to a pipeline (one sent from the Augment page)."""
+    for name, value in dataclasses.asdict(augmentation).items():
+        st.session_state[f"train_augmentation_{name}"] = value
+
+
+def _flatten(data: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _label(value) -> str:
+    return LABELS.get(value, str(value).replace("_", " "))
+
+
+def experiment_form() -> dict:
+    """Draw the form; return the experiment as a dict for `ExperimentConfig.from_dict`."""
+    if "train_dataset" not in st.session_state:
+        load_into_form(ExperimentConfig())
+    tabs = st.tabs(["Data", "Model", "Regularize", "Optimize", "Schedule", "Augment"])
+    with tabs[0]:
+        data = _data_section()
+    with tabs[1]:
+        model = _model_section()
+    with tabs[2]:
+        regularization, early_stopping = _regularization_section()
+    with tabs[3]:
+        optimization = _optimizer_section(data)
+    values = {**data, **model, **optimization, "early_stopping": early_stopping}
+    values["tricks"] = {**model["tricks"], **regularization}
+    with tabs[4]:
+        values["schedule"] = _schedule_section(values)
+    with tabs[5]:
+        values["augmentation"] = augmentation_controls("train_augmentation_")
+    return values
+
+
+def _data_section() -> dict:
+    dataset = st.selectbox("Data set", list(DATASETS), format_func=lambda n: DATASETS[n].title,
+                           key="train_dataset", help=field_help(ExperimentConfig, "dataset"))
+    info = DATASETS[dataset]
+    st.caption(info.description + (" Downloads into Keras' cache on first use." if info.needs_download else ""))
+    train_size = st.number_input(
+        "Training images (0 = all)", min_value=0, step=100, key="train_train_size",
+        help="Train on a subset to see overfitting, as with the lectures' 2,000 images.")
+    image_size = st.number_input(
+        f"Image size in pixels (0 = the data set's {info.default_size})", min_value=0,
+        max_value=256, step=4, key="train_image_size", help=field_help(ExperimentConfig, "image_size"))
+    validation_fraction = st.slider("Validation fraction", 0.0, 0.5, step=0.05,
+                                    key="train_validation_fraction",
+                                    help=field_help(ExperimentConfig, "validation_fraction"))
+    return {"dataset": dataset, "train_size": int(train_size) or None,
+            "image_size": int(image_size) or None, "validation_fraction": validation_fraction}
+
+
+def _model_section() -> dict:
+    architecture = st.selectbox("Architecture", list(ARCHITECTURES), key="train_architecture",
+                                format_func=lambda n: ARCHITECTURES[n].title)
+    st.caption(ARCHITECTURES[architecture].description)
+    activation = st.selectbox("Activation", [None, *ACTIVATIONS], format_func=_label,
+                              key="train_tricks_activation", help=field_help(Tricks, "activation"))
+    initializer = st.selectbox("Weight initialization", [None, *INITIALIZERS], format_func=_label,
+                               key="train_tricks_initializer", help=field_help(Tricks, "initializer"))
+    batch_norm = st.toggle("Batch normalization", key="train_tricks_batch_norm",
+                           help=field_help(Tricks, "batch_norm"))
+    position = st.radio("Batch norm position", NORM_POSITIONS, format_func=_label, horizontal=True,
+                        key="train_tricks_batch_norm_position", disabled=not batch_norm)
+    return {"architecture": architecture, "tricks": {
+        "activation": activation, "initializer": initializer, "batch_norm": batch_norm,
+        "batch_norm_position": position}}
+
+
+def _regularization_section() -> tuple[dict, dict]:
+    rate = st.slider("Dropout rate", 0.0, 0.9, step=0.05, key="train_tricks_dropout_rate",
+                     help=field_help(Tricks, "dropout_rate"))
+    placement = st.radio("Dropout placement", DROPOUT_PLACEMENTS, format_func=_label,
+                         key="train_tricks_dropout_placement", disabled=rate == 0,
+                         help=field_help(Tricks, "dropout_placement"))
+    l1_column, l2_column = st.columns(2)
+    l1 = l1_column.number_input("L1 (lambda)", min_value=0.0, max_value=10.0, step=1e-4,
+                                format="%g", key="train_tricks_l1", help=field_help(Tricks, "l1"))
+    l2 = l2_column.number_input("L2 (lambda)", min_value=0.0, max_value=10.0, step=1e-4,
+                                format="%g", key="train_tricks_l2", help=field_help(Tricks, "l2"))
+    st.markdown("**Early stopping**")
+    enabled = st.toggle("Stop early", key="train_early_stopping_enabled",
+                        help=field_help(EarlyStoppingConfig, "enabled"))
+    columns = st.columns(2)
+    monitor = columns[0].selectbox("Monitor", MONITORS, key="train_early_stopping_monitor",
+                                   disabled=not enabled)
+    patience = columns[1].number_input("Patience (epochs)", min_value=1, key="train_early_stopping_patience",
+                                       disabled=not enabled)
+    min_delta = columns[0].number_input("Min delta", min_value=0.0, step=1e-3, format="%g",
+                                        key="train_early_stopping_min_delta", disabled=not enabled,
+                                        help=field_help(EarlyStoppingConfig, "min_delta"))
+    restore = columns[1].toggle("Restore best weights", key="train_early_stopping_restore_best_weights",
+                                disabled=not enabled)
+    return ({"dropout_rate": rate, "dropout_placement": placement, "l1": l1, "l2": l2},
+            {"enabled": enabled, "monitor": monitor, "patience": int(patience),
+             "min_delta": min_delta, "restore_best_weights": restore})
+
+
+def _optimizer_section(data: dict) -> dict:
+    from cnnlab.training.optimizers import optimizer_parameters
+
+    optimizer = st.selectbox("Optimizer", OPTIMIZERS, key="train_optimizer")
+    learning_rate = st.number_input("Learning rate", min_value=0.0, step=1e-4, format="%g",
+                                    key="train_learning_rate",
+                                    help=field_help(ExperimentConfig, "learning_rate"))
+    options = {}
+    shown = optimizer_parameters(optimizer)
+    columns = st.columns(2)
+    for index, name in enumerate(f.name for f in dataclasses.fields(OptimizerOptions)):
+        key = f"train_optimizer_options_{name}"
+        if name not in shown:
+            options[name] = st.session_state.get(key, getattr(OptimizerOptions(), name))
+        elif name == "nesterov":
+            options[name] = columns[index % 2].toggle("Nesterov", key=key,
+                                                      help=field_help(OptimizerOptions, name))
+        else:
+            options[name] = columns[index % 2].number_input(
+                name.replace("_", " ").capitalize(), min_value=0.0, format="%g", step=0.01,
+                key=key, help=field_help(OptimizerOptions, name))
+    clip = st.radio("Gradient clipping", ["off", "by norm", "by value"], horizontal=True,
+                    key="train_clipping")
+    threshold = st.number_input("Clip threshold", min_value=0.0, step=0.1, format="%g",
+                                key="train_clip_threshold", disabled=clip == "off")
+    options["clipnorm"] = threshold if clip == "by norm" else None
+    options["clipvalue"] = threshold if clip == "by value" else None
+
+    st.markdown("**Gradient descent**")
+    variant = st.radio("Variant", VARIANTS, horizontal=True, key="train_variant")
+    count = _planned_count(data)
+    batch_size = st.number_input("Batch size", min_value=1, key="train_batch_size",
+                                 disabled=variant != VARIANTS[0])
+    if variant == VARIANTS[1]:
+        batch_size = count or batch_size
+    elif variant == VARIANTS[2]:
+        batch_size = 1
+    if count:
+        st.caption(_variant_cost(variant, count, int(batch_size)))
+    epochs_column, seed_column = st.columns(2)
+    epochs = epochs_column.number_input("Epochs", min_value=1, key="train_epochs")
+    seed = seed_column.number_input("Seed", min_value=0, key="train_seed")
+    st.caption("One seed fixes the data split and order, the initial weights, the dropout masks "
+               "and the augmentation. Runs that train one at a time on a CPU repeat exactly; "
+               "runs training at the same time share TensorFlow's random state, and some GPU "
+               "kernels are not deterministic, so there a repeat can differ slightly.")
+    return {"optimizer": optimizer, "learning_rate": learning_rate, "optimizer_options": options,
+            "batch_size": int(batch_size), "epochs": int(epochs), "seed": int(seed)}
+
+
+def _planned_count(data: dict) -> int | None:
+    from cnnlab.data import planned_train_count
+
+    try:
+        return planned_train_count(data["dataset"], train_size=data["train_size"],
+                                   validation_fraction=data["validation_fraction"])
+    except ValueError:
+        return None  # the Train button shows the error
+
+
+def _variant_cost(variant: str, count: int, batch_size: int) -> str:
+    """What one epoch costs with this variant, as the lectures compare them."""
+    if variant == VARIANTS[1]:
+        return (f"Full batch: 1 update per epoch, each computed from all {count:,} images: the "
+                "exact gradient, but slow progress and all images in memory at once.")
+    if variant == VARIANTS[2]:
+        return (f"Stochastic: {count:,} updates per epoch, each from a single image: very noisy "
+                "steps, no vectorization, the slowest epochs.")
+    updates = math.ceil(count / max(batch_size, 1))
+    return (f"Mini-batch: {updates:,} updates per epoch of {batch_size} images each: a noisy "
+            "but cheap gradient estimate that uses vectorized hardware well.")
+
+
+def _schedule_section(values: dict) -> dict:
+    from cnnlab import charts
+    from cnnlab.schedules import preview, schedule_formula
+
+    kind = st.selectbox("Schedule", SCHEDULES, format_func=_label, key="train_schedule_kind")
+    unit = st.radio("t counts", SCHEDULE_UNITS, horizontal=True, key="train_schedule_unit",
+                    help=field_help(ScheduleConfig, "unit"))
+    fields = {"time_based": ("decay_rate",), "exponential": ("decay_rate",),
+              "step": ("step_size", "drop_factor"), "cosine": ("min_learning_rate",),
+              "warmup": ("warmup_epochs",), "plateau": ("drop_factor", "patience", "min_learning_rate")}
+    schedule = {"kind": kind, "unit": unit}
+    for name in (f.name for f in dataclasses.fields(ScheduleConfig) if f.name not in ("kind", "unit")):
+        key = f"train_schedule_{name}"
+        if name in fields.get(kind, ()):
+            integer = name in ("step_size", "patience")
+            schedule[name] = st.number_input(
+                name.replace("_", " ").capitalize(), min_value=1 if integer else 0.0,
+                step=1 if integer else 0.01, format=None if integer else "%g", key=key,
+                help=field_help(ScheduleConfig, name))
+        else:
+            schedule[name] = st.session_state.get(key, getattr(ScheduleConfig(), name))
+    try:
+        config = ExperimentConfig.from_dict({**values, "schedule": schedule})
+        steps = math.ceil(config.planned_train_count() / config.batch_size)
+        st.caption(schedule_formula(config))
+        x, rates = preview(config, steps)
+        st.plotly_chart(charts.schedule_figure(x, rates, title="Planned learning rate"),
+                        key="train_schedule_preview", config={"displaylogo": False})
+    except ValueError as error:
+        st.caption(f"No preview yet: {error}")
+    return schedule
+
+
+def augmentation_controls(prefix: str) -> dict:
+    """Widgets for every augmentation option; returns the AugmentationConfig as a dict.
+
+    Args:
+        prefix: the widget-key prefix, so two pages can hold their own choices.
+    """
+    defaults = AugmentationConfig()
+    values = {}
+    geometric, photometric = st.columns(2)
+    ranges = {
+        "rotation_range": (geometric, 0.0, 180.0, 5.0), "width_shift_range": (geometric, 0.0, 0.5, 0.05),
+        "height_shift_range": (geometric, 0.0, 0.5, 0.05), "shear_range": (geometric, 0.0, 45.0, 5.0),
+        "zoom_range": (geometric, 0.0, 0.5, 0.05), "brightness_range": (photometric, 0.0, 0.9, 0.05),
+        "contrast_range": (photometric, 0.0, 0.9, 0.05), "channel_shift_range": (photometric, 0.0, 0.5, 0.05),
+        "mixup_alpha": (photometric, 0.0, 2.0, 0.1), "cutmix_alpha": (photometric, 0.0, 2.0, 0.1),
+    }
+    for name, (column, low, high, step) in ranges.items():
+        key = prefix + name
+        if key not in st.session_state:
+            st.session_state[key] = getattr(defaults, name)
+        values[name] = column.slider(name.replace("_", " ").capitalize(), low, high, step=step,
+                                     key=key, help=field_help(AugmentationConfig, name))
+    for name in ("horizontal_flip", "vertical_flip"):
+        key = prefix + name
+        if key not in st.session_state:
+            st.session_state[key] = getattr(defaults, name)
+        values[name] = geometric.toggle(name.replace("_", " ").capitalize(), key=key,
+                                        help=field_help(AugmentationConfig, name))
+    key = prefix + "crop_padding"
+    if key not in st.session_state:
+        st.session_state[key] = defaults.crop_padding
+    values["crop_padding"] = int(photometric.number_input(
+        "Random crop padding (pixels)", min_value=0, max_value=64, key=key,
+        help=field_help(AugmentationConfig, "crop_padding")))
+    key = prefix + "fill_mode"
+    if key not in st.session_state:
+        st.session_state[key] = defaults.fill_mode
+    values["fill_mode"] = geometric.selectbox("Fill mode", FILL_MODES, key=key,
+                                              help=field_help(AugmentationConfig, "fill_mode"))
+    return values
