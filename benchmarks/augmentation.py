@@ -26,9 +26,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from cnnlab.config import AugmentationConfig  # noqa: E402
+from cnnlab.config import AugmentationConfig
 
 FIVE_TRANSFORMS = AugmentationConfig(rotation_range=15.0, width_shift_range=0.1,
                                      height_shift_range=0.1, zoom_range=0.1,

@@ -512,8 +512,8 @@ def to_keras_code(augmentation: AugmentationConfig, input_shape, *, seed: int | 
     if mixing:
         mix_seed = None if seed is None else seed + 1
         lines += ["", "# Mixes whole batches with one-hot labels: {'images': ..., 'labels': ...}.",
-                  f"mix = MixBatch(mixup_alpha={a.mixup_alpha!r}, cutmix_alpha={a.cutmix_alpha!r}, "
-                  f"seed={mix_seed!r})"]
+                  (f"mix = MixBatch(mixup_alpha={a.mixup_alpha!r}, cutmix_alpha={a.cutmix_alpha!r}, "
+                   f"seed={mix_seed!r})")]
     return "\n".join(lines) + "\n"
 
 

@@ -29,6 +29,8 @@ SCHEDULES = ("constant", "time_based", "step", "exponential", "cosine", "warmup"
 SCHEDULE_UNITS = ("epoch", "iteration")
 FILL_MODES = ("nearest", "reflect", "wrap", "constant")
 MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
+TRANSFER_MODES = ("feature_extraction", "fine_tune", "two_phase")
+WEIGHTS = ("imagenet", "random")
 
 
 def _spec(default, help: str, **bounds) -> Any:
@@ -209,6 +211,32 @@ class AugmentationConfig:
 
 
 @dataclass(frozen=True)
+class TransferConfig:
+    """How a network that starts from trained weights is trained (transfer learning).
+
+    It applies to the pretrained backbones (keras.applications, ImageNet weights) and to
+    runs that start from another run's weights (`start_from_run`). Modes: feature_extraction
+    freezes the base and trains a new head; fine_tune also trains the base's top
+    `fine_tune_layers` layers at learning_rate * `learning_rate_factor`; two_phase trains the
+    head for `head_epochs` epochs, then unfreezes the top layers and fine-tunes, in one run.
+    """
+
+    mode: str = _spec("feature_extraction", "Transfer mode.", choices=lambda: TRANSFER_MODES)
+    weights: str = _spec("imagenet", "Backbone weights: ImageNet, or random (no transfer).",
+                         choices=lambda: WEIGHTS)
+    fine_tune_layers: int = _spec(0, "Layers at the top of the base that are trained (0 = none).",
+                                  minimum=0, maximum=1000)
+    learning_rate_factor: float = _spec(0.1, "Fine-tuning learning rate, as a factor of the "
+                                        "learning rate.", above=0.0, maximum=1.0)
+    head_epochs: int = _spec(2, "Two-phase: epochs that train only the head first.", minimum=1)
+    # Run id of a finished run whose weights start this one (all but its head).
+    start_from_run: str | None = _spec(None, "Start from the weights of this finished run.")
+
+    def __post_init__(self):
+        _validate(self)
+
+
+@dataclass(frozen=True)
 class ExperimentConfig:
     """One experiment: data, model, tricks and optimization. A run is one execution of it."""
 
@@ -232,6 +260,7 @@ class ExperimentConfig:
     batch_size: int = _spec(32, "Mini-batch size.", minimum=1, maximum=65536)
     epochs: int = _spec(6, "Number of epochs.", minimum=1, maximum=1000)
     early_stopping: EarlyStoppingConfig = _spec(EarlyStoppingConfig, "Early stopping.")
+    transfer: TransferConfig = _spec(TransferConfig, "Transfer learning.")
     # One seed for data order, subset, initialization and dropout masks.
     seed: int = _spec(0, "Random seed.", minimum=0, maximum=2**31 - 1)
 

@@ -85,15 +85,15 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
         raise _unreadable(f"a {image.format} of {width}x{height} pixels")
     try:
         image.load()
-    except Exception as error:  # Pillow signals corrupt data with many exception types
+    except Exception as error:  # noqa: BLE001 - Pillow signals corrupt data with many types
         raise _unreadable(f"a truncated or corrupt {image.format} file ({error})") from None
     try:
         image = ImageOps.exif_transpose(image)
-    except Exception:  # a broken EXIF block should not cost the user a good picture
+    except Exception:  # noqa: BLE001, S110 - a broken EXIF block must not cost a good picture
         pass
     try:
         return _to_rgb(image)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - an exotic mode must end in the one message
         raise _unreadable(f"a {image.format} in the unsupported mode {image.mode!r} ({error})") from None
 
 

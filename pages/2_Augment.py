@@ -8,7 +8,13 @@ import streamlit as st
 
 from cnnlab.config import FILL_MODES, AugmentationConfig, ExperimentConfig, field_help
 from cnnlab.data import DATASETS, DatasetUnavailableError, get_info, load_dataset
-from cnnlab.images import UPLOAD_TYPES, decode_image, fit_image, for_display, sample_photos
+from cnnlab.images import (
+    UPLOAD_TYPES,
+    decode_image,
+    fit_image,
+    for_display,
+    sample_photos,
+)
 from ui.layout import page_setup
 
 page_setup("Augment")
@@ -156,8 +162,13 @@ with controls:
 
 # Imported here, not at the top: it loads TensorFlow (seconds, once per server), and by now
 # the controls above are already on screen.
-from cnnlab.augment import (augmentation_to_json, mix_caption, preview_grid, preview_mix,  # noqa: E402
-                            to_keras_code)
+from cnnlab.augment import (
+    augmentation_to_json,
+    mix_caption,
+    preview_grid,
+    preview_mix,
+    to_keras_code,
+)
 
 input_shape = (side, side, info.channels)
 with preview:

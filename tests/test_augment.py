@@ -9,8 +9,8 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from cnnlab import augment  # noqa: E402
-from cnnlab.augment import (  # noqa: E402
+from cnnlab import augment
+from cnnlab.augment import (
     build_augmenter,
     build_mixer,
     make_eval_dataset,
@@ -19,7 +19,7 @@ from cnnlab.augment import (  # noqa: E402
     preview_mix,
     to_keras_code,
 )
-from cnnlab.config import FILL_MODES, AugmentationConfig  # noqa: E402
+from cnnlab.config import FILL_MODES, AugmentationConfig
 
 C = AugmentationConfig
 EVERYTHING = C(rotation_range=20, width_shift_range=0.1, height_shift_range=0.1, shear_range=15,

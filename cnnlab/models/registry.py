@@ -158,3 +158,15 @@ def _check_input_shape(info: ArchitectureInfo, input_shape) -> tuple[int, int, i
             f"{size}x{size} pixels."
         )
     return shape
+
+
+def _register_backbones() -> None:
+    """Add the pretrained keras.applications backbones (data only, no keras import)."""
+    try:
+        from cnnlab.models.backbones import BACKBONES
+    except ImportError:  # the backbones module is optional while it is being written
+        return
+    ARCHITECTURES.update({info.name: info for info in BACKBONES})
+
+
+_register_backbones()
