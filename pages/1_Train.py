@@ -15,7 +15,10 @@ st.title("Train")
 st.caption(f"Runs train in the background on **{device_name()}**; leave or reload this page "
            "and the run goes on.")
 
-# A pipeline sent over from the Augment page, or a config to start from.
+# Streamlit forgets the widgets of a page one leaves: coming back, the form is refilled
+# from the last draft. Then a config to start from, or a pipeline from the Augment page.
+if "train_dataset" not in st.session_state:
+    load_into_form(st.session_state.get("train_draft") or ExperimentConfig())
 if "train_load_config" in st.session_state:
     load_into_form(st.session_state.pop("train_load_config"))
 if "train_augmentation" in st.session_state:
@@ -26,6 +29,10 @@ form_column, run_column = st.columns([2, 3], gap="large")
 with form_column:
     with st.container(border=True):
         values = experiment_form()
+        try:
+            st.session_state["train_draft"] = ExperimentConfig.from_dict(values)
+        except ValueError:
+            pass  # an unfinished draft; pressing Train shows why it is invalid
         submitted = st.button("Train", type="primary", icon=":material/play_arrow:", width="stretch")
     if submitted:
         try:

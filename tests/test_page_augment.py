@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,25 +11,13 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from cnnlab.config import AugmentationConfig
+from tests.apptest import ROOT, fresh_resources, open_page  # noqa: F401  (fixture)
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(autouse=True)
-def fresh_resources(lab_home):
-    # The Train page (reached by "Use in Train form") starts the process-wide job manager.
-    st.cache_resource.clear()
-    yield
-    from ui.resources import job_manager
-
-    job_manager().shutdown(timeout=60)
-    st.cache_resource.clear()
+pytestmark = pytest.mark.usefixtures("fresh_resources")
 
 
 def augment_page() -> AppTest:
-    """The Augment page, reached from the home page as a user would."""
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
-    return app.switch_page("pages/2_Augment.py").run()
+    return open_page("pages/2_Augment.py")
 
 
 def grid_urls(app) -> list[str]:

@@ -3,33 +3,21 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from cnnlab.store import RunStore
+from tests.apptest import ROOT, fresh_resources, open_page  # noqa: F401  (fixture)
 
-ROOT = Path(__file__).resolve().parents[1]
 HOME_PAGE = str(ROOT / "app.py")
 
 
+pytestmark = pytest.mark.usefixtures("fresh_resources")
+
+
 def train_page() -> AppTest:
-    """The Train page, reached from the home page as a user would (navigation included)."""
-    app = AppTest.from_file(HOME_PAGE, default_timeout=60).run()
-    return app.switch_page("pages/1_Train.py").run()
-
-
-@pytest.fixture(autouse=True)
-def fresh_resources(lab_home):
-    # The job manager is process-wide (st.cache_resource); each test gets one on its own store.
-    st.cache_resource.clear()
-    yield
-    from ui.resources import job_manager
-
-    job_manager().shutdown(timeout=60)
-    st.cache_resource.clear()
+    return open_page("pages/1_Train.py")
 
 
 def _train_button(app):
@@ -157,3 +145,18 @@ def test_every_trick_chosen_in_the_form_is_saved_with_the_run(lab_home):
     assert config["schedule"]["kind"] == "exponential" and config["schedule"]["unit"] == "iteration"
     assert config["schedule"]["decay_rate"] == 0.01
     assert config["augmentation"]["rotation_range"] == 15.0 and config["augmentation"]["horizontal_flip"]
+
+
+def test_the_form_survives_a_visit_to_another_page_and_takes_a_pipeline_from_augment(lab_home):
+    from cnnlab.config import AugmentationConfig
+
+    app = train_page()
+    app.slider(key="train_tricks_dropout_rate").set_value(0.4).run()
+    app.switch_page("app.py").run()
+    # What the Augment page's "Use in Train form" leaves behind.
+    app.session_state["train_augmentation"] = AugmentationConfig(rotation_range=20.0, mixup_alpha=4.0)
+    app.switch_page("pages/1_Train.py").run()
+    assert not app.exception
+    assert app.slider(key="train_tricks_dropout_rate").value == 0.4
+    assert app.slider(key="train_augmentation_rotation_range").value == 20.0
+    assert app.slider(key="train_augmentation_mixup_alpha").value == 4.0

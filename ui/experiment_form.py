@@ -16,7 +16,7 @@ import streamlit as st
 from cnnlab.config import (
     ACTIVATIONS, DROPOUT_PLACEMENTS, FILL_MODES, INITIALIZERS, MONITORS, NORM_POSITIONS,
     OPTIMIZERS, SCHEDULE_UNITS, SCHEDULES, AugmentationConfig, EarlyStoppingConfig,
-    ExperimentConfig, OptimizerOptions, ScheduleConfig, Tricks, field_help,
+    ExperimentConfig, OptimizerOptions, ScheduleConfig, Tricks, field_bounds, field_help,
 )
 from cnnlab.data import DATASETS
 from cnnlab.models.registry import ARCHITECTURES
@@ -67,8 +67,6 @@ def _label(value) -> str:
 
 def experiment_form() -> dict:
     """Draw the form; return the experiment as a dict for `ExperimentConfig.from_dict`."""
-    if "train_dataset" not in st.session_state:
-        load_into_form(ExperimentConfig())
     tabs = st.tabs(["Data", "Model", "Regularize", "Optimize", "Schedule", "Augment"])
     with tabs[0]:
         data = _data_section()
@@ -266,18 +264,20 @@ def augmentation_controls(prefix: str) -> dict:
     defaults = AugmentationConfig()
     values = {}
     geometric, photometric = st.columns(2)
-    ranges = {
-        "rotation_range": (geometric, 0.0, 180.0, 5.0), "width_shift_range": (geometric, 0.0, 0.5, 0.05),
-        "height_shift_range": (geometric, 0.0, 0.5, 0.05), "shear_range": (geometric, 0.0, 45.0, 5.0),
-        "zoom_range": (geometric, 0.0, 0.5, 0.05), "brightness_range": (photometric, 0.0, 0.9, 0.05),
-        "contrast_range": (photometric, 0.0, 0.9, 0.05), "channel_shift_range": (photometric, 0.0, 0.5, 0.05),
-        "mixup_alpha": (photometric, 0.0, 2.0, 0.1), "cutmix_alpha": (photometric, 0.0, 2.0, 0.1),
+    steps = {  # slider step of each option; the range is the config's own
+        "rotation_range": (geometric, 5.0), "width_shift_range": (geometric, 0.05),
+        "height_shift_range": (geometric, 0.05), "shear_range": (geometric, 5.0),
+        "zoom_range": (geometric, 0.05), "brightness_range": (photometric, 0.05),
+        "contrast_range": (photometric, 0.05), "channel_shift_range": (photometric, 0.05),
+        "mixup_alpha": (photometric, 0.1), "cutmix_alpha": (photometric, 0.1),
     }
-    for name, (column, low, high, step) in ranges.items():
+    for name, (column, step) in steps.items():
         key = prefix + name
         if key not in st.session_state:
             st.session_state[key] = getattr(defaults, name)
-        values[name] = column.slider(name.replace("_", " ").capitalize(), low, high, step=step,
+        bounds = field_bounds(AugmentationConfig, name)
+        high = bounds.get("maximum", bounds.get("below", 1.0) - step)
+        values[name] = column.slider(name.replace("_", " ").capitalize(), 0.0, float(high), step=step,
                                      key=key, help=field_help(AugmentationConfig, name))
     for name in ("horizontal_flip", "vertical_flip"):
         key = prefix + name

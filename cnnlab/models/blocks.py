@@ -7,7 +7,9 @@ fix the layer names: a convolution named `block2_conv1` gets `block2_bn1` and
 `block2_act1` beside it, and a dense layer `fc1` gets `fc1_act` and, in front of it,
 `fc1_dropout`, so pages can find layers by name.
 
-Each helper takes and returns a Keras Functional-API tensor.
+Each helper takes and returns a Keras Functional-API tensor. Compound blocks (residual,
+inception, dense, inverted residual) live in their family's module and are made only of
+these helpers, so the tricks reach them too.
 """
 
 from __future__ import annotations
@@ -74,7 +76,8 @@ def conv_block(
     name: str,
     tricks: Tricks,
     padding: str = "same",
-    activation: str = "relu",
+    activation: str | None = "relu",
+    strides: int = 1,
 ):
     """Conv2D -> BatchNormalization (if `tricks.batch_norm`) -> Activation, or BN last.
 
@@ -91,17 +94,141 @@ def conv_block(
             are named by replacing "conv" with "bn" and "act" ("block1_bn1", "block1_act1").
         tricks: the training tricks to apply.
         padding: "same" or "valid"; defaults to "same".
-        activation: the architecture's activation function; defaults to "relu".
+        activation: the architecture's activation function; defaults to "relu". None means
+            a linear convolution (a residual branch's last one, a shortcut projection, a
+            linear bottleneck): no activation layer, and the trick's activation does not
+            replace it either, since the architecture wants none there.
+        strides: the convolution's stride; defaults to 1.
     """
-    x = keras.layers.Conv2D(
+    x = conv2d(x, filters, kernel_size, name=name, tricks=tricks, strides=strides, padding=padding)
+    return _normalize_and_activate(x, name=name, tricks=tricks, activation=activation)
+
+
+def conv2d(
+    x,
+    filters: int,
+    kernel_size: int | tuple[int, int],
+    *,
+    name: str,
+    tricks: Tricks,
+    strides: int = 1,
+    padding: str = "same",
+):
+    """A bare Conv2D with the trick's initializer and L1/L2; no bias when BN is on.
+
+    Why bare: a pre-activation network's first convolution (DenseNet's stem) is followed by
+    the next layer's own BN and activation, not by its own. The bias is dropped with BN on
+    because that next BN carries the shift, as in `conv_block`.
+
+    Args:
+        x: input tensor of shape (batch, height, width, channels).
+        filters: number of convolution filters.
+        kernel_size: side length of the kernels, or (height, width).
+        name: the layer's name, e.g. "stem_conv1".
+        tricks: the training tricks to apply.
+        strides: the convolution's stride; defaults to 1.
+        padding: "same" or "valid"; defaults to "same".
+    """
+    return keras.layers.Conv2D(
         filters,
         kernel_size,
+        strides=strides,
         padding=padding,
         use_bias=not tricks.batch_norm,
         kernel_initializer=kernel_initializer(tricks),
         kernel_regularizer=kernel_regularizer(tricks),
         name=name,
     )(x)
+
+
+def depthwise_conv_block(
+    x,
+    kernel_size: int,
+    *,
+    name: str,
+    tricks: Tricks,
+    strides: int = 1,
+    padding: str = "same",
+    activation: str | None = "relu",
+):
+    """DepthwiseConv2D -> BatchNormalization (if on) -> Activation: one filter per channel.
+
+    Why: a depthwise convolution filters each input channel on its own and a 1x1
+    convolution then mixes the channels; together they cost about 1/k^2 + 1/filters of a
+    full k x k convolution (Howard et al., 2017). BN, its position, the initializer and the
+    L1/L2 penalty apply to the depthwise kernel exactly as `conv_block` applies them.
+
+    Args:
+        x: input tensor of shape (batch, height, width, channels).
+        kernel_size: side length of the kernels.
+        name: the layer's name, e.g. "block1_dwconv"; BN and activation are named by
+            replacing "conv" with "bn" and "act" ("block1_dwbn", "block1_dwact").
+        tricks: the training tricks to apply.
+        strides: the convolution's stride; defaults to 1.
+        padding: "same" or "valid"; defaults to "same".
+        activation: the architecture's activation function, or None for none; defaults
+            to "relu".
+    """
+    x = keras.layers.DepthwiseConv2D(
+        kernel_size,
+        strides=strides,
+        padding=padding,
+        use_bias=not tricks.batch_norm,
+        depthwise_initializer=kernel_initializer(tricks),
+        depthwise_regularizer=kernel_regularizer(tricks),
+        name=name,
+    )(x)
+    return _normalize_and_activate(x, name=name, tricks=tricks, activation=activation)
+
+
+def preactivation_conv_block(
+    x,
+    filters: int,
+    kernel_size: int | tuple[int, int],
+    *,
+    name: str,
+    tricks: Tricks,
+    strides: int = 1,
+    padding: str = "same",
+    activation: str = "relu",
+):
+    """BatchNormalization (if on) -> Activation -> Conv2D: the pre-activation order.
+
+    Why: DenseNet's composite function (Huang et al., 2017) and pre-activation ResNets
+    normalize and activate a layer's *input*, so that concatenated or added feature maps
+    reach every convolution normalized. `batch_norm_position` "after_activation" swaps the
+    first two. The convolution drops its bias when BN is on, as in `conv_block`: the next
+    layer's BN carries the shift.
+
+    Args:
+        x: input tensor of shape (batch, height, width, channels).
+        filters: number of convolution filters.
+        kernel_size: side length of the kernels, or (height, width).
+        name: the convolution's name, e.g. "block1_layer1_conv1"; the BN and activation in
+            front of it are "block1_layer1_bn1" and "block1_layer1_act1".
+        tricks: the training tricks to apply.
+        strides: the convolution's stride; defaults to 1.
+        padding: "same" or "valid"; defaults to "same".
+        activation: the architecture's activation function; defaults to "relu".
+    """
+    x = normalize_and_activate(x, name=name, tricks=tricks, activation=activation)
+    return conv2d(x, filters, kernel_size, name=name, tricks=tricks, strides=strides, padding=padding)
+
+
+def normalize_and_activate(x, *, name: str, tricks: Tricks, activation: str = "relu"):
+    """BatchNormalization (if on) and Activation, in `batch_norm_position`'s order.
+
+    Why on its own: pre-activation networks end with one (DenseNet's last BN-ReLU before
+    global pooling), and `preactivation_conv_block` starts with one.
+
+    Args:
+        x: input tensor.
+        name: the name of the convolution the layers belong to ("block1_conv1" gives
+            "block1_bn1" and "block1_act1"), or a prefix without "conv" ("final" gives
+            "final_bn" and "final_act").
+        tricks: the training tricks to apply.
+        activation: the architecture's activation function; defaults to "relu".
+    """
     act = keras.layers.Activation(_activation(tricks, activation), name=_sibling_name(name, "act"))
     if not tricks.batch_norm:
         return act(x)
@@ -109,6 +236,30 @@ def conv_block(
     if tricks.batch_norm_position == "before_activation":
         return act(normalize(x))
     return normalize(act(x))
+
+
+def activate(x, *, name: str, tricks: Tricks, activation: str = "relu"):
+    """An Activation layer: the trick's activation if set, else the architecture's own.
+
+    Why: a residual block activates after the addition, where no convolution helper is;
+    this keeps the trick's activation reaching that layer too.
+
+    Args:
+        x: input tensor.
+        name: the layer's name, e.g. "stage1_block1_act".
+        tricks: the training tricks to apply.
+        activation: the architecture's activation function; defaults to "relu".
+    """
+    return keras.layers.Activation(_activation(tricks, activation), name=name)(x)
+
+
+def _normalize_and_activate(x, *, name: str, tricks: Tricks, activation: str | None):
+    """What follows a convolution: BN and activation, or BN alone for a linear one."""
+    if activation is not None:
+        return normalize_and_activate(x, name=name, tricks=tricks, activation=activation)
+    if tricks.batch_norm:
+        return keras.layers.BatchNormalization(name=_sibling_name(name, "bn"))(x)
+    return x
 
 
 def dense_block(x, units: int, *, name: str, tricks: Tricks, activation: str = "relu"):
@@ -157,8 +308,17 @@ def dropout(x, *, name: str, tricks: Tricks):
     return x
 
 
-def pool(x, *, name: str, tricks: Tricks | None = None, kind: str = "max", padding: str = "valid"):
-    """2x2 pooling with stride 2, halving height and width; it closes a conv block.
+def pool(
+    x,
+    *,
+    name: str,
+    tricks: Tricks | None = None,
+    kind: str = "max",
+    padding: str = "valid",
+    pool_size: int = 2,
+    strides: int = 2,
+):
+    """Pooling, 2x2 with stride 2 by default, halving height and width; it closes a block.
 
     With the "spatial" dropout placement, SpatialDropout2D follows: it drops whole feature
     maps, since neighbouring pixels of one map are too correlated for per-pixel dropout to
@@ -168,18 +328,98 @@ def pool(x, *, name: str, tricks: Tricks | None = None, kind: str = "max", paddi
         x: input tensor of shape (batch, height, width, channels).
         name: the layer's name, e.g. "block1_pool"; the spatial dropout is
             "block1_spatial_dropout".
-        tricks: the training tricks to apply; defaults to None (no dropout).
+        tricks: the training tricks to apply; defaults to None (no dropout, as inside an
+            inception module's pooling branch).
         kind: "max" or "average"; defaults to "max".
         padding: "valid" (floor of half) or "same" (ceiling of half, so a 1-pixel map
             stays 1 pixel); defaults to "valid".
+        pool_size: side of the pooling window; defaults to 2 (3 is the overlapping pooling
+            of AlexNet, GoogLeNet and ResNet).
+        strides: the pooling stride; defaults to 2.
     """
     layers = {"max": keras.layers.MaxPooling2D, "average": keras.layers.AveragePooling2D}
     assert kind in layers, kind  # Builders pass a literal; a typo is a bug here.
-    x = layers[kind](pool_size=2, strides=2, padding=padding, name=name)(x)
-    if tricks is not None and tricks.dropout_placement == "spatial" and tricks.dropout_rate > 0:
-        block = name.removesuffix("_pool")
-        x = keras.layers.SpatialDropout2D(tricks.dropout_rate, name=f"{block}_spatial_dropout")(x)
+    x = layers[kind](pool_size=pool_size, strides=strides, padding=padding, name=name)(x)
+    if tricks is not None:
+        x = spatial_dropout(x, name=f"{name.removesuffix('_pool')}_spatial_dropout", tricks=tricks)
     return x
+
+
+def spatial_dropout(x, *, name: str, tricks: Tricks):
+    """SpatialDropout2D under the "spatial" placement with a rate above 0; else nothing.
+
+    Why separate from `pool`: networks that downsample with strided convolutions (ResNet,
+    MobileNet, EfficientNet) have no pool to close a stage, so they call this at the end of
+    each stage instead.
+
+    Args:
+        x: input tensor of shape (batch, height, width, channels).
+        name: the layer's name, e.g. "stage2_spatial_dropout".
+        tricks: the training tricks to apply.
+    """
+    if tricks.dropout_placement == "spatial" and tricks.dropout_rate > 0:
+        return keras.layers.SpatialDropout2D(tricks.dropout_rate, name=name)(x)
+    return x
+
+
+def global_pool(x, *, tricks: Tricks, name: str = "avg_pool"):
+    """Global average pooling, one number per feature map, then the head's dropout.
+
+    Why: Network-in-Network (Lin et al., 2014) replaced the large dense layers by the mean
+    of each map, and GoogLeNet, ResNet, DenseNet, MobileNet and EfficientNet followed. Such
+    a network's first dense layer is its output layer, so the "before_dense" and
+    "every_dense" placements both put their dropout here, named "predictions_dropout"
+    (GoogLeNet's 40% dropout sits at this very place); "spatial" dropout sits in the
+    stages instead.
+
+    Args:
+        x: input tensor of shape (batch, height, width, channels).
+        tricks: the training tricks to apply.
+        name: the pooling layer's name; defaults to "avg_pool".
+    """
+    x = keras.layers.GlobalAveragePooling2D(name=name)(x)
+    if tricks.dropout_placement in ("before_dense", "every_dense"):
+        x = dropout(x, name="predictions_dropout", tricks=tricks)
+    return x
+
+
+def squeeze_excite(x, filters: int, *, name: str, tricks: Tricks, activation: str = "swish"):
+    """Squeeze-and-excitation: rescale each feature map by a gate computed from all maps.
+
+    Why: a convolution sees only a small neighbourhood; the squeeze (global average pooling)
+    gives each block a summary of the whole image, and the excitation (two 1x1
+    convolutions, the second with a sigmoid) learns which maps matter for it (Hu et al.,
+    2018). The reducing convolution takes the trick's activation; the sigmoid is a gate in
+    [0, 1], not a hidden activation, so it stays.
+
+    Args:
+        x: input tensor of shape (batch, height, width, channels).
+        filters: the number of channels in the squeezed middle layer.
+        name: a prefix, e.g. "block2a_se"; the layers are "block2a_se_squeeze",
+            "block2a_se_reduce_conv", "block2a_se_reduce_act", "block2a_se_expand_conv" and
+            "block2a_se_excite".
+        tricks: the training tricks to apply (initializer, L1/L2, activation).
+        activation: the reducing convolution's activation; defaults to "swish".
+    """
+    channels = x.shape[-1]
+    gate = keras.layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_squeeze")(x)
+    gate = keras.layers.Conv2D(
+        filters,
+        1,
+        kernel_initializer=kernel_initializer(tricks),
+        kernel_regularizer=kernel_regularizer(tricks),
+        name=f"{name}_reduce_conv",
+    )(gate)
+    gate = keras.layers.Activation(_activation(tricks, activation), name=f"{name}_reduce_act")(gate)
+    gate = keras.layers.Conv2D(
+        channels,
+        1,
+        activation="sigmoid",
+        kernel_initializer=kernel_initializer(tricks),
+        kernel_regularizer=kernel_regularizer(tricks),
+        name=f"{name}_expand_conv",
+    )(gate)
+    return keras.layers.Multiply(name=f"{name}_excite")([x, gate])
 
 
 def flatten(x, *, name: str = "flatten"):

@@ -86,6 +86,256 @@ ARCHITECTURES: dict[str, ArchitectureInfo] = {
             builder="cnnlab.models.deep_plain:build_deep_plain",
             min_input_size=8,
         ),
+        ArchitectureInfo(
+            name="alexnet",
+            title="AlexNet (scaled)",
+            description=(
+                "Five convolutions with overlapping max pools and two dense layers, ReLU "
+                "throughout: the 2012 ImageNet winner, with a 5x5 first filter instead of "
+                "11x11/4 and half the filters for small images."
+            ),
+            paper=(
+                "A. Krizhevsky, I. Sutskever and G. E. Hinton, ImageNet Classification with "
+                "Deep Convolutional Neural Networks, NIPS 2012."
+            ),
+            builder="cnnlab.models.alexnet:build_alexnet",
+            min_input_size=8,
+        ),
+        ArchitectureInfo(
+            name="vgg11",
+            title="VGG-11 (scaled)",
+            description=(
+                "Eight 3x3 convolutions in five blocks, each closed by a max pool, then two "
+                "dense layers (configuration A); half the paper's filters."
+            ),
+            paper=(
+                "K. Simonyan and A. Zisserman, Very Deep Convolutional Networks for "
+                "Large-Scale Image Recognition, ICLR 2015."
+            ),
+            builder="cnnlab.models.vgg:build_vgg11",
+            min_input_size=8,
+        ),
+        ArchitectureInfo(
+            name="vgg13",
+            title="VGG-13 (scaled)",
+            description=(
+                "Ten 3x3 convolutions, two per block (configuration B), then two dense "
+                "layers; half the paper's filters."
+            ),
+            paper=(
+                "K. Simonyan and A. Zisserman, Very Deep Convolutional Networks for "
+                "Large-Scale Image Recognition, ICLR 2015."
+            ),
+            builder="cnnlab.models.vgg:build_vgg13",
+            min_input_size=8,
+        ),
+        ArchitectureInfo(
+            name="vgg16",
+            title="VGG-16 (scaled)",
+            description=(
+                "Thirteen 3x3 convolutions (configuration D) and two dense layers: depth "
+                "from small filters. Half the paper's filters; about 2.5M parameters."
+            ),
+            paper=(
+                "K. Simonyan and A. Zisserman, Very Deep Convolutional Networks for "
+                "Large-Scale Image Recognition, ICLR 2015."
+            ),
+            builder="cnnlab.models.vgg:build_vgg16",
+            min_input_size=8,
+        ),
+        ArchitectureInfo(
+            name="nin",
+            title="Network-in-Network",
+            description=(
+                "Three mlpconv blocks (a convolution followed by 1x1 convolutions, a tiny "
+                "MLP at every pixel) and global average pooling instead of dense layers."
+            ),
+            paper="M. Lin, Q. Chen and S. Yan, Network In Network, ICLR 2014.",
+            builder="cnnlab.models.nin:build_nin",
+            min_input_size=8,
+        ),
+        ArchitectureInfo(
+            name="inception",
+            title="Inception / GoogLeNet (scaled)",
+            description=(
+                "Inception modules: parallel 1x1, 3x3, 5x5 and pooling branches, with 1x1 "
+                "convolutions reducing the channels first. Five modules at half width."
+            ),
+            paper=(
+                "C. Szegedy et al., Going Deeper with Convolutions, CVPR 2015."
+            ),
+            builder="cnnlab.models.inception:build_inception",
+            min_input_size=8,
+        ),
+        ArchitectureInfo(
+            name="resnet8",
+            title="ResNet-8 (CIFAR-style)",
+            description=(
+                "Three stages of one residual block each (16, 32, 64 filters): the smallest "
+                "residual network, quick to train."
+            ),
+            paper=(
+                "K. He, X. Zhang, S. Ren and J. Sun, Deep Residual Learning for Image "
+                "Recognition, CVPR 2016."
+            ),
+            builder="cnnlab.models.resnet:build_resnet8",
+            min_input_size=8,
+        ),
+        ArchitectureInfo(
+            name="resnet20",
+            title="ResNet-20 (CIFAR-style)",
+            description=(
+                "Three stages of three residual blocks: shortcuts carry the signal and the "
+                "gradient past each block. 0.27M parameters."
+            ),
+            paper=(
+                "K. He, X. Zhang, S. Ren and J. Sun, Deep Residual Learning for Image "
+                "Recognition, CVPR 2016."
+            ),
+            builder="cnnlab.models.resnet:build_resnet20",
+            min_input_size=8,
+        ),
+        ArchitectureInfo(
+            name="resnet56",
+            title="ResNet-56 (CIFAR-style)",
+            description=(
+                "Three stages of nine residual blocks, 56 layers: deep, yet it trains, "
+                "unlike its plain twin. 0.85M parameters."
+            ),
+            paper=(
+                "K. He, X. Zhang, S. Ren and J. Sun, Deep Residual Learning for Image "
+                "Recognition, CVPR 2016."
+            ),
+            builder="cnnlab.models.resnet:build_resnet56",
+            min_input_size=8,
+        ),
+        ArchitectureInfo(
+            name="resnet34",
+            title="ResNet-34 (ImageNet-style)",
+            description=(
+                "A 7x7/2 convolution and max pool, then basic blocks [3, 4, 6, 3] with 64 "
+                "to 512 filters and projection shortcuts. 21.3M parameters."
+            ),
+            paper=(
+                "K. He, X. Zhang, S. Ren and J. Sun, Deep Residual Learning for Image "
+                "Recognition, CVPR 2016."
+            ),
+            builder="cnnlab.models.resnet:build_resnet34",
+            min_input_size=8,
+        ),
+        ArchitectureInfo(
+            name="resnet50",
+            title="ResNet-50 (ImageNet-style)",
+            description=(
+                "Bottleneck blocks [3, 4, 6, 3]: 1x1 convolutions shrink and restore the "
+                "channels around each 3x3 one. 23.5M parameters."
+            ),
+            paper=(
+                "K. He, X. Zhang, S. Ren and J. Sun, Deep Residual Learning for Image "
+                "Recognition, CVPR 2016."
+            ),
+            builder="cnnlab.models.resnet:build_resnet50",
+            min_input_size=8,
+        ),
+        ArchitectureInfo(
+            name="plain20",
+            title="Plain-20 (ResNet-20 without shortcuts)",
+            description=(
+                "ResNet-20 with every shortcut removed, the same layers and parameters: "
+                "the paper's baseline."
+            ),
+            paper=(
+                "K. He, X. Zhang, S. Ren and J. Sun, Deep Residual Learning for Image "
+                "Recognition, CVPR 2016."
+            ),
+            builder="cnnlab.models.resnet:build_plain20",
+            min_input_size=8,
+        ),
+        ArchitectureInfo(
+            name="plain56",
+            title="Plain-56 (ResNet-56 without shortcuts)",
+            description=(
+                "ResNet-56 with every shortcut removed: deeper, yet it trains worse than "
+                "plain-20, the degradation problem that residual connections cure."
+            ),
+            paper=(
+                "K. He, X. Zhang, S. Ren and J. Sun, Deep Residual Learning for Image "
+                "Recognition, CVPR 2016."
+            ),
+            builder="cnnlab.models.resnet:build_plain56",
+            min_input_size=8,
+        ),
+        ArchitectureInfo(
+            name="densenet",
+            title="DenseNet-BC-40 (k=12)",
+            description=(
+                "Three dense blocks in which every layer sees the maps of all layers before "
+                "it and adds 12 of its own, joined by compressing transitions. 0.18M "
+                "parameters."
+            ),
+            paper=(
+                "G. Huang, Z. Liu, L. van der Maaten and K. Q. Weinberger, Densely Connected "
+                "Convolutional Networks, CVPR 2017."
+            ),
+            builder="cnnlab.models.densenet:build_densenet",
+            min_input_size=8,
+        ),
+        ArchitectureInfo(
+            name="mobilenet",
+            title="MobileNet",
+            description=(
+                "Thirteen depthwise separable convolutions (a 3x3 filter per channel, then "
+                "a 1x1 mixing the channels): about 8x cheaper than full convolutions."
+            ),
+            paper=(
+                "A. G. Howard et al., MobileNets: Efficient Convolutional Neural Networks "
+                "for Mobile Vision Applications, arXiv:1704.04861, 2017."
+            ),
+            builder="cnnlab.models.mobilenet:build_mobilenet",
+            min_input_size=8,
+        ),
+        ArchitectureInfo(
+            name="mobilenet_half",
+            title="MobileNet (width 0.5)",
+            description=(
+                "MobileNet with width multiplier 0.5: half the filters in every layer, "
+                "about a quarter of the parameters and of the cost."
+            ),
+            paper=(
+                "A. G. Howard et al., MobileNets: Efficient Convolutional Neural Networks "
+                "for Mobile Vision Applications, arXiv:1704.04861, 2017."
+            ),
+            builder="cnnlab.models.mobilenet:build_mobilenet_half",
+            min_input_size=8,
+        ),
+        ArchitectureInfo(
+            name="mobilenet_v2",
+            title="MobileNetV2",
+            description=(
+                "Inverted residual blocks: expand with a 1x1, filter depthwise, project back "
+                "linearly to a narrow bottleneck, with shortcuts between bottlenecks."
+            ),
+            paper=(
+                "M. Sandler, A. Howard, M. Zhu, A. Zhmoginov and L.-C. Chen, MobileNetV2: "
+                "Inverted Residuals and Linear Bottlenecks, CVPR 2018."
+            ),
+            builder="cnnlab.models.mobilenet:build_mobilenet_v2",
+            min_input_size=8,
+        ),
+        ArchitectureInfo(
+            name="efficientnet_small",
+            title="EfficientNet (B0 scaled to width 0.5, depth 0.5)",
+            description=(
+                "MBConv blocks (inverted residuals with squeeze-and-excitation and swish), "
+                "B0 scaled down by the paper's compound rule."
+            ),
+            paper=(
+                "M. Tan and Q. V. Le, EfficientNet: Rethinking Model Scaling for "
+                "Convolutional Neural Networks, ICML 2019."
+            ),
+            builder="cnnlab.models.efficientnet:build_efficientnet_small",
+            min_input_size=8,
+        ),
     )
 }
 

@@ -63,7 +63,12 @@ class StoreCallback(keras.callbacks.Callback):
     # -- Keras hooks ---------------------------------------------------------------------
 
     def on_train_begin(self, logs=None):
-        self._train_start = self._last_flush = time.perf_counter()
+        # A run in phases calls fit, and so this, once per phase: the clock starts once,
+        # so elapsed time and time left run on across the phases.
+        now = time.perf_counter()
+        if not self._train_start:
+            self._train_start = now
+        self._last_flush = now
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch + 1

@@ -3,6 +3,11 @@
 Every way a run can end is written to the store here: completed (with test metrics),
 stopped, diverged (a non-finite loss; metrics so far are kept) or failed (the exception's
 message is stored). Nothing here touches Streamlit.
+
+A run trains in one or more phases (`cnnlab.training.transfer`): a two-phase transfer run
+trains the new head first, then recompiles and fine-tunes the top of the base. Each phase
+is one `model.fit` whose epochs continue from the phase before, with the same recorder,
+so the stored curves run on; a "phase" metric row marks where each phase starts.
 """
 
 from __future__ import annotations
@@ -39,10 +44,16 @@ def _train(store, run_id, config, stop_event):
     import keras
 
     from cnnlab.augment import make_eval_dataset, make_training_dataset
-    from cnnlab.schedules import make_learning_rate, schedule_callbacks
+    from cnnlab.schedules import schedule_callbacks
     from cnnlab.training.callbacks import StoreCallback
     from cnnlab.training.optimizers import make_optimizer
     from cnnlab.training.train_step import wrap
+    from cnnlab.training.transfer import (
+        PHASE_METRIC,
+        build_run_model,
+        phase_config,
+        phase_learning_rate,
+    )
 
     data = load_dataset(
         config.dataset, image_size=config.image_size, train_size=config.train_size,
@@ -51,8 +62,8 @@ def _train(store, run_id, config, stop_event):
     steps = math.ceil(len(data.x_train) / config.batch_size)
     with _seed_lock:
         keras.utils.set_random_seed(config.seed)
-        model = wrap(build_model(config.architecture, data.input_shape, data.num_classes,
-                                 tricks=config.tricks))
+        built, phases = build_run_model(config, data, store, build_model=build_model)
+        model = wrap(built)
         train = make_training_dataset(
             data.x_train, data.y_train, num_classes=data.num_classes, batch_size=config.batch_size,
             augmentation=config.augmentation, seed=config.seed)
@@ -61,20 +72,32 @@ def _train(store, run_id, config, stop_event):
     if len(data.x_val):
         validation = make_eval_dataset(data.x_val, data.y_val, num_classes=data.num_classes,
                                        batch_size=evaluation)
-    # Labels are one-hot everywhere, so MixUp's and CutMix's soft labels need no special case.
-    model.compile(
-        optimizer=make_optimizer(config, make_learning_rate(config, steps)),
-        loss="categorical_crossentropy",
-        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
-    )
     recorder = StoreCallback(store, run_id, epochs=config.epochs, steps_per_epoch=steps,
                              batch_size=config.batch_size, stop_event=stop_event)
-    callbacks = [recorder, *schedule_callbacks(config)]
+    # Early stopping watches each phase on its own (Keras resets it when a fit begins): a
+    # head that stops improving ends phase 1, and fine-tuning still follows.
     early = _early_stopping(config)
-    if early is not None:
-        callbacks.append(early)
-    model.fit(train, epochs=config.epochs, validation_data=validation, shuffle=False, verbose=0,
-              callbacks=callbacks)  # the data set shuffles itself, seeded
+    for phase in phases:
+        if recorder.stopped or recorder.diverged:
+            break
+        if len(phases) > 1:
+            store.add_metrics(run_id, [(phase.initial_epoch + 1, 0, PHASE_METRIC, phase.number)])
+        # Trainable flags change between phases, and Keras collects the trainable weights
+        # when it compiles: each phase compiles, with a fresh optimizer at the phase's rate.
+        phase.apply(model)
+        settings = phase_config(config, phase)
+        # Labels are one-hot everywhere, so MixUp's and CutMix's soft labels need no special case.
+        model.compile(
+            optimizer=make_optimizer(settings, phase_learning_rate(config, phase, steps)),
+            loss="categorical_crossentropy",
+            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+        )
+        callbacks = [recorder, *schedule_callbacks(settings)]
+        if early is not None:
+            callbacks.append(early)
+        model.fit(train, initial_epoch=phase.initial_epoch, epochs=phase.epochs,
+                  validation_data=validation, shuffle=False, verbose=0,
+                  callbacks=callbacks)  # the data set shuffles itself, seeded
 
     final = dict(recorder.last_epoch_logs)
     if recorder.diverged:

@@ -1,0 +1,311 @@
+"""Transfer learning for a run: which model it starts from, and the phases it trains in.
+
+Why a module of its own: a run can start from ImageNet weights (a keras.applications
+backbone), from the weights of another run of the lab (`transfer.start_from_run`), or
+from scratch, and a transfer run may train in two phases (the head first, then the top of
+the base at a lower rate). `build_run_model` turns the config into a model and a list of
+`Phase`s; the job then runs one `model.fit` per phase, its epochs numbered on from the
+phase before, so the curves of a run read as one.
+
+The learning rate of fine-tuning: `transfer.learning_rate_factor` scales the rate of the
+whole model while the base's top layers train (the fine_tune mode, and two_phase's second
+phase), not only the base's layers. Keras 3 has no per-layer rates, and the lectures' recipe
+(and Keras' guide) fine-tunes a head that is already trained, which takes the low rate well.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import keras
+
+from cnnlab.config import ExperimentConfig, Tricks
+from cnnlab.models import blocks
+from cnnlab.models.backbones import is_backbone
+from cnnlab.models.pretrained import build_transfer_model, set_trainable
+
+MODEL_FILE = "model.keras"
+# The metric row a run stores at the start of each phase of a two-phase run: value 1 or
+# 2, at the phase's first epoch and step 0, so the curves page can draw the boundary.
+PHASE_METRIC = "phase"
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One `model.fit` of a run: its epochs, what trains, and at what rate.
+
+    Args:
+        number: 1 for the first phase, 2 for the second.
+        initial_epoch: epochs done before this phase (Keras' `initial_epoch`, from 0).
+        epochs: the epoch this phase ends at (Keras' `epochs`: a total, not a count).
+        trainable: "all" (no transfer), "feature_extraction" (the base frozen) or
+            "fine_tune" (the base's top `fine_tune_layers` layers train too).
+        fine_tune_layers: layers at the top of the base that train, for "fine_tune".
+        learning_rate_factor: the config's learning rate (and schedule) times this.
+    """
+
+    number: int
+    initial_epoch: int
+    epochs: int
+    trainable: str
+    fine_tune_layers: int = 0
+    learning_rate_factor: float = 1.0
+
+    def apply(self, model: keras.Model) -> None:
+        """Freeze and unfreeze the model's layers for this phase (recompile afterwards)."""
+        set_trainable(model, self.trainable, self.fine_tune_layers)
+
+    @property
+    def description(self) -> str:
+        what = {
+            "all": "all layers train",
+            "feature_extraction": "the base is frozen; the new head trains",
+            "fine_tune": f"the head and the base's top {self.fine_tune_layers} layers train",
+        }[self.trainable]
+        rate = "" if self.learning_rate_factor == 1 else \
+            f", at {self.learning_rate_factor:g} x the learning rate"
+        return f"Phase {self.number}, epochs {self.initial_epoch + 1}-{self.epochs}: {what}{rate}"
+
+
+def uses_transfer(config: ExperimentConfig) -> bool:
+    """Whether a run of `config` starts from trained weights (ImageNet's or a run's)."""
+    transfer = config.transfer
+    return transfer.start_from_run is not None or (
+        is_backbone(config.architecture) and transfer.weights == "imagenet")
+
+
+def plan_phases(config: ExperimentConfig) -> list[Phase]:
+    """The phases a run of `config` trains in; one, unless the mode is two_phase.
+
+    A run without transfer (no start run, random backbone weights, or an architecture of
+    the lab's own) is one phase in which all layers train at the full rate.
+    """
+    transfer, epochs = config.transfer, config.epochs
+    if not uses_transfer(config):
+        return [Phase(1, 0, epochs, "all")]
+    if transfer.mode == "feature_extraction":
+        return [Phase(1, 0, epochs, "feature_extraction")]
+    if transfer.mode == "fine_tune":
+        if transfer.fine_tune_layers < 1:
+            raise ValueError(
+                "The fine_tune mode trains the top `fine_tune_layers` layers of the base. "
+                f"Expected at least 1. Received: {transfer.fine_tune_layers}. Set "
+                "`transfer.fine_tune_layers`, or choose feature_extraction to train only "
+                "the new head."
+            )
+        return [Phase(1, 0, epochs, "fine_tune", transfer.fine_tune_layers,
+                      transfer.learning_rate_factor)]
+    if transfer.head_epochs >= epochs:
+        raise ValueError(
+            "Two-phase training trains the head for `head_epochs` epochs, then fine-tunes "
+            f"for the rest. Expected head_epochs < epochs ({epochs}). Received: "
+            f"head_epochs={transfer.head_epochs}. Lower `transfer.head_epochs` or raise "
+            "`epochs`."
+        )
+    return [
+        Phase(1, 0, transfer.head_epochs, "feature_extraction"),
+        # At least one layer: a second phase that trains only the head again is no phase.
+        Phase(2, transfer.head_epochs, epochs, "fine_tune", max(1, transfer.fine_tune_layers),
+              transfer.learning_rate_factor),
+    ]
+
+
+def build_run_model(config: ExperimentConfig, data, store, *, build_model=None
+                    ) -> tuple[keras.Model, list[Phase]]:
+    """The uncompiled model a run of `config` starts from, and the phases it trains in.
+
+    Which model: with `transfer.start_from_run`, that run's saved model with a new head
+    for this data set's classes; for a pretrained backbone, the keras.applications
+    network with `transfer.weights` and a new head; otherwise the registry's
+    architecture, from scratch. The first phase's trainable flags are already applied.
+
+    Args:
+        config: the experiment.
+        data: the loaded Dataset (its input shape and number of classes).
+        store: the RunStore, where a start run's model is kept.
+        build_model: the registry's builder, for runs from scratch; defaults to None,
+            i.e. `cnnlab.models.build_model`.
+    """
+    phases = plan_phases(config)
+    transfer = config.transfer
+    if transfer.start_from_run is not None:
+        source = load_run_model(store, transfer.start_from_run,
+                                architecture=config.architecture)
+        model = new_head(source, data.input_shape, data.num_classes, tricks=config.tricks,
+                         run_id=transfer.start_from_run)
+    elif is_backbone(config.architecture):
+        model = build_transfer_model(config.architecture, data.input_shape, data.num_classes,
+                                     tricks=config.tricks, weights=transfer.weights)
+    else:
+        if build_model is None:
+            from cnnlab.models import build_model
+        model = build_model(config.architecture, data.input_shape, data.num_classes,
+                            tricks=config.tricks)
+    phases[0].apply(model)
+    return model, phases
+
+
+# -- starting from another run ------------------------------------------------------------
+
+
+def load_run_model(store, run_id: str, *, architecture: str | None = None) -> keras.Model:
+    """The model a completed run of the lab saved, loaded without its optimizer.
+
+    Why so strict: only the lab's own file in the run's own folder is loaded, and only
+    from a run that completed, so the weights are the ones its test metrics describe.
+    Keras' safe mode stays on (no Lambda code from the file runs).
+
+    Args:
+        store: the RunStore.
+        run_id: the id of a completed run.
+        architecture: when given, the run must have trained this architecture.
+    """
+    from cnnlab.training.train_step import LabModel
+
+    folder = store.run_dir(run_id)  # a ValueError for an id that is not an id
+    record = store.get_run(run_id)
+    if record is None:
+        raise ValueError(
+            "Unknown run in `transfer.start_from_run`. Expected the id of a completed run in "
+            f"the store at {store.home}. Received: {run_id!r}. Pick a run from the list of "
+            "completed runs."
+        )
+    if record.status != "completed":
+        raise ValueError(
+            f"Run {run_id!r} cannot start another run: it is {record.status}, and only a "
+            "completed run has a trained model. Expected a run with status 'completed'. "
+            f"Received: status {record.status!r}. Pick a completed run, or wait for it to finish."
+        )
+    source_architecture = record.config.get("architecture")
+    if architecture is not None and source_architecture != architecture:
+        raise ValueError(
+            f"Run {run_id!r} trained '{source_architecture}', so its weights fit only that "
+            f"architecture. Expected `architecture` '{source_architecture}'. Received: "
+            f"'{architecture}'. Set the architecture to '{source_architecture}', or pick a "
+            f"run of '{architecture}'."
+        )
+    path = (folder / MODEL_FILE).resolve()
+    if not path.is_relative_to(folder.resolve()) or not path.is_file():
+        raise ValueError(
+            f"Run {run_id!r} has no saved model. Expected the file '{MODEL_FILE}' in its "
+            f"folder {folder}. Received: no such file. Pick another completed run."
+        )
+    # The lab's own classes, registered before loading: schedules in a saved optimizer
+    # and the instrumented model class itself.
+    import cnnlab.schedules  # noqa: F401
+
+    return keras.saving.load_model(path, compile=False, safe_mode=True,
+                                   custom_objects={"LabModel": LabModel})
+
+
+def new_head(source: keras.Model, input_shape: tuple, num_classes: int, *,
+             tricks: Tricks | None = None, run_id: str = "") -> keras.Model:
+    """`source` without its head, as the sub-model "base", under a new head.
+
+    The head is the layers named "head_..." (a transfer model's), else the layer
+    "predictions" (every architecture of the lab), else the last Dense layer. The base is
+    called with `training=False`, as a pretrained base is: its BatchNormalization layers
+    keep the statistics of the data set it learned on.
+
+    Args:
+        source: a trained model.
+        input_shape: the new data set's image shape; it must be the source's.
+        num_classes: the new data set's number of classes.
+        tricks: the head's dropout and kernel penalties; defaults to None (`Tricks()`).
+        run_id: the source run's id, for error messages.
+    """
+    tricks = blocks.resolve_tricks(tricks)
+    if len(source.inputs) != 1:
+        raise ValueError(
+            f"Model '{source.name}' has {len(source.inputs)} inputs; a new head fits a model "
+            "of one image input. Expected 1 input. Received: "
+            f"{[tuple(tensor.shape) for tensor in source.inputs]}. Pick a run of the lab."
+        )
+    source_input = source.inputs[0]
+    expected = tuple(source_input.shape[1:])
+    if tuple(input_shape) != expected:
+        raise ValueError(
+            f"Run {run_id!r} trained on images of shape {expected} (height, width, channels), "
+            "and its weights take only that shape. Expected the same input shape. Received: "
+            f"{tuple(input_shape)}. Pick the same image size ({expected[0]} pixels) and a data "
+            f"set with {expected[2]} channel{'s' if expected[2] > 1 else ''}."
+        )
+    base = keras.Model(source_input, _head_input(source), name="base")
+    inputs = keras.Input(shape=expected, name="input")
+    x = base(inputs, training=False)
+    x = blocks.dropout(x, name="head_dropout", tricks=tricks)
+    outputs = blocks.classifier_head(x, num_classes, tricks=tricks, name="head_predictions")
+    return keras.Model(inputs, outputs, name=source.name)
+
+
+def _head_input(source: keras.Model):
+    """The tensor the source's head starts from."""
+    layers = source.layers
+    head = [layer for layer in layers if layer.name.startswith("head_")]
+    head = head or [layer for layer in layers if layer.name == "predictions"]
+    head = head or [layer for layer in layers if isinstance(layer, keras.layers.Dense)][-1:]
+    if not head:
+        raise ValueError(
+            f"Model '{source.name}' has no head to replace. Expected a layer named "
+            "'predictions' or a Dense layer. Received layers: "
+            f"{[layer.name for layer in layers]}."
+        )
+    return head[0].input
+
+
+# -- the learning rate of a phase ---------------------------------------------------------
+
+
+@keras.saving.register_keras_serializable(package="cnnlab")
+class ShiftedSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """A schedule read `offset` iterations later: `schedule(step + offset)`.
+
+    Why: each phase compiles a fresh optimizer, whose iteration count starts at 0 (a
+    fresh Adam must, or its bias correction would be off), but the schedule should go on
+    where the previous phase left it.
+
+    Args:
+        schedule: the LearningRateSchedule to shift.
+        offset: iterations done before this phase.
+    """
+
+    def __init__(self, schedule, offset: int, name: str = "ShiftedSchedule"):
+        super().__init__()
+        self.schedule = schedule
+        self.offset = int(offset)
+        self.name = name
+
+    def __call__(self, step):
+        return self.schedule(keras.ops.add(step, self.offset))
+
+    def get_config(self):
+        return {"schedule": keras.saving.serialize_keras_object(self.schedule),
+                "offset": self.offset, "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["schedule"] = keras.saving.deserialize_keras_object(config["schedule"])
+        return cls(**config)
+
+
+def phase_config(config: ExperimentConfig, phase: Phase) -> ExperimentConfig:
+    """`config` with its learning rate (and the schedule's floor) times the phase's factor."""
+    factor = phase.learning_rate_factor
+    if factor == 1:
+        return config
+    schedule = dataclasses.replace(config.schedule,
+                                   min_learning_rate=config.schedule.min_learning_rate * factor)
+    return dataclasses.replace(config, learning_rate=config.learning_rate * factor,
+                               schedule=schedule)
+
+
+def phase_learning_rate(config: ExperimentConfig, phase: Phase, steps_per_epoch: int):
+    """What the phase's optimizer takes as `learning_rate`: scaled, and shifted in time."""
+    from cnnlab.schedules import make_learning_rate
+
+    rate = make_learning_rate(phase_config(config, phase), steps_per_epoch)
+    if phase.initial_epoch and isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
+        rate = ShiftedSchedule(rate, phase.initial_epoch * steps_per_epoch)
+    return rate
