@@ -16,9 +16,9 @@ from streamlit.testing.v1 import AppTest
 from cnnlab import summary as summary_module
 from cnnlab.config import OPTIMIZERS, ExperimentConfig, OptimizerOptions, Tricks
 from cnnlab.models import build_model, registry
+from cnnlab.diagram import diagram_dot
 from cnnlab.summary import (
     check_memory_fits,
-    diagram_dot,
     estimate_for_config,
     memory_warning,
     optimizer_slots,

@@ -78,6 +78,8 @@ def experiment_form() -> dict:
         optimization = _optimizer_section(data)
     values = {**data, **model, **optimization, "early_stopping": early_stopping}
     values["tricks"] = {**model["tricks"], **regularization}
+    with tabs[1]:
+        _summary(values)
     with tabs[4]:
         values["schedule"] = _schedule_section(values)
     with tabs[5]:
@@ -118,6 +120,19 @@ def _model_section() -> dict:
     return {"architecture": architecture, "tricks": {
         "activation": activation, "initializer": initializer, "batch_norm": batch_norm,
         "batch_norm_position": position}}
+
+
+def _summary(values: dict) -> None:
+    """What the chosen network costs, before it is trained."""
+    from ui.model_summary import show_model_summary
+
+    st.markdown("**Before training**")
+    try:
+        config = ExperimentConfig.from_dict(values)
+    except ValueError as error:
+        st.caption(f"No summary yet: {error}")
+        return
+    show_model_summary(config)
 
 
 def _regularization_section() -> tuple[dict, dict]:

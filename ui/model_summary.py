@@ -10,9 +10,8 @@ from __future__ import annotations
 import streamlit as st
 
 from cnnlab.config import ExperimentConfig
+from cnnlab.diagram import DIAGRAM_COLORS, diagram_dot
 from cnnlab.summary import (
-    DIAGRAM_COLORS,
-    diagram_dot,
     estimate_for_config,
     format_bytes,
     format_count,

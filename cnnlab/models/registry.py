@@ -134,7 +134,7 @@ ARCHITECTURES: dict[str, ArchitectureInfo] = {
             title="VGG-16 (scaled)",
             description=(
                 "Thirteen 3x3 convolutions (configuration D) and two dense layers: depth "
-                "from small filters. Half the paper's filters; about 2.5M parameters."
+                "from small filters. Half the paper's filters; 3.8M parameters."
             ),
             paper=(
                 "K. Simonyan and A. Zisserman, Very Deep Convolutional Networks for "
