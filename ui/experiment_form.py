@@ -21,12 +21,15 @@ from cnnlab.config import (
 from cnnlab.data import DATASETS
 from cnnlab.models.registry import ARCHITECTURES
 
+# Select boxes show this for a field left at None (Streamlit shows None as "no choice").
+DEFAULT = "default"
 VARIANTS = ("Mini-batch", "Full batch", "Stochastic (batch size 1)")
 LABELS = {
     "before_dense": "before the first dense layer", "every_dense": "after every dense layer",
     "spatial": "spatial, after every conv block", "before_activation": "before the activation",
     "after_activation": "after the activation", None: "architecture default",
-    "standard_normal": "N(0, 1) (standard)", "time_based": "time-based", "one_cycle": "one-cycle",
+    "standard_normal": "N(0, 1) (standard)", DEFAULT: "architecture default",
+    "time_based": "time-based", "one_cycle": "one-cycle",
     "warmup": "linear warm-up", "plateau": "reduce on plateau",
 }
 
@@ -35,6 +38,8 @@ def load_into_form(config: ExperimentConfig) -> None:
     """Set every widget of the form to `config`'s values (before the widgets are drawn)."""
     flat = _flatten(config.to_dict())
     for name, value in flat.items():
+        if value is None and name in ("tricks.activation", "tricks.initializer"):
+            value = DEFAULT
         st.session_state[f"train_{name.replace('.', '_')}"] = value
     st.session_state["train_train_size"] = config.train_size or 0
     st.session_state["train_image_size"] = config.image_size or 0
@@ -109,16 +114,17 @@ def _model_section() -> dict:
     architecture = st.selectbox("Architecture", list(ARCHITECTURES), key="train_architecture",
                                 format_func=lambda n: ARCHITECTURES[n].title)
     st.caption(ARCHITECTURES[architecture].description)
-    activation = st.selectbox("Activation", [None, *ACTIVATIONS], format_func=_label,
+    activation = st.selectbox("Activation", [DEFAULT, *ACTIVATIONS], format_func=_label,
                               key="train_tricks_activation", help=field_help(Tricks, "activation"))
-    initializer = st.selectbox("Weight initialization", [None, *INITIALIZERS], format_func=_label,
+    initializer = st.selectbox("Weight initialization", [DEFAULT, *INITIALIZERS], format_func=_label,
                                key="train_tricks_initializer", help=field_help(Tricks, "initializer"))
     batch_norm = st.toggle("Batch normalization", key="train_tricks_batch_norm",
                            help=field_help(Tricks, "batch_norm"))
     position = st.radio("Batch norm position", NORM_POSITIONS, format_func=_label, horizontal=True,
                         key="train_tricks_batch_norm_position", disabled=not batch_norm)
     return {"architecture": architecture, "tricks": {
-        "activation": activation, "initializer": initializer, "batch_norm": batch_norm,
+        "activation": None if activation == DEFAULT else activation,
+        "initializer": None if initializer == DEFAULT else initializer, "batch_norm": batch_norm,
         "batch_norm_position": position}}
 
 

@@ -40,19 +40,20 @@ def show_model_summary(config: ExperimentConfig) -> None:
 
     slots = optimizer_slots(config.optimizer, config.optimizer_options.momentum)
     training_bytes = summary.training_memory_bytes(config.batch_size, slots)
-    columns = st.columns(5)
-    columns[0].metric("Parameters", f"{summary.params:,}",
+    # Two rows of metrics: the form's column is narrow, and numbers must stay readable.
+    columns = [*st.columns(3), *st.columns(2)]
+    columns[0].metric("Parameters", format_count(summary.params),
                       help="Weights of all layers, trainable or not.")
-    columns[1].metric("Trainable", f"{summary.trainable_params:,}",
+    columns[1].metric("Trainable", format_count(summary.trainable_params),
                       help="Weights the optimizer updates; batch-norm statistics and frozen "
                       "layers are not trainable.")
-    columns[2].metric("MACs per image", format_count(summary.macs),
+    columns[2].metric("MACs / image", format_count(summary.macs),
                       help="Multiply-adds of one forward pass through convolutions and dense "
                       "layers (a backward pass costs about twice as much).")
-    columns[3].metric("Activations per image", format_bytes(summary.activation_bytes),
+    columns[3].metric("Activations / image", format_bytes(summary.activation_bytes),
                       help="Bytes of every layer's output for one image (float32: 4 bytes "
                       "per value), all kept for backpropagation.")
-    columns[4].metric(f"Training memory (batch {config.batch_size:,})",
+    columns[4].metric(f"Training memory, batch {config.batch_size:,}",
                       format_bytes(training_bytes),
                       help="Activations x batch size x 2 (outputs and their gradients) + "
                       f"weights, gradients and {slots} optimizer value(s) per weight, 4 bytes "

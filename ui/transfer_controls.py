@@ -1,0 +1,162 @@
+"""The Train form's transfer-learning controls: pretrained weights, another run's weights,
+the transfer mode, and a view of which layers train.
+
+Widget keys are `train_transfer_<field>`, the names `load_into_form` fills from a config,
+so a run's transfer settings come back into the form with the rest of it. The layer view
+builds the network (random weights, never a download) only when asked, and caches it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import streamlit as st
+
+from cnnlab.config import (
+    TRANSFER_MODES,
+    WEIGHTS,
+    ExperimentConfig,
+    TransferConfig,
+    field_help,
+)
+from cnnlab.data import DATASETS
+from cnnlab.models.backbones import is_backbone
+
+MODE_LABELS = {
+    "feature_extraction": "Feature extraction (freeze the base)",
+    "fine_tune": "Fine-tune the top layers",
+    "two_phase": "Two phases: head, then fine-tune",
+}
+WEIGHT_LABELS = {"imagenet": "ImageNet (pretrained)", "random": "Random (no transfer)"}
+
+
+def transfer_controls(architecture: str) -> dict:
+    """Draw the transfer controls for `architecture`; return a dict of TransferConfig fields.
+
+    Why the start run list holds only completed runs of the same architecture: only those
+    have a saved model whose weights fit (the engine refuses the others anyway).
+    """
+    defaults = TransferConfig()
+    for name, value in dataclasses.asdict(defaults).items():  # a form not filled by a config
+        st.session_state.setdefault(f"train_transfer_{name}", value)
+    values = {"weights": st.session_state.get("train_transfer_weights", defaults.weights)}
+    if is_backbone(architecture):
+        values["weights"] = st.radio(
+            "Backbone weights", WEIGHTS, format_func=WEIGHT_LABELS.get, horizontal=True,
+            key="train_transfer_weights", help=field_help(TransferConfig, "weights"))
+        if values["weights"] == "imagenet":
+            st.caption("Keras downloads the ImageNet weights into its cache folder "
+                       "(`~/.keras/models`, or `$KERAS_HOME/models`) the first time.")
+
+    runs = _completed_runs(architecture)
+    key = "train_transfer_start_from_run"
+    if st.session_state.get(key) not in runs:  # a run deleted since, or of another network
+        st.session_state[key] = None
+    values["start_from_run"] = st.selectbox(
+        "Start from a run", [None, *runs], key=key,
+        format_func=lambda run_id: "No (a fresh start)" if run_id is None else runs[run_id],
+        help=field_help(TransferConfig, "start_from_run") + " Only completed runs of this "
+        "architecture are listed; the new run needs the same image size and channels.")
+
+    transfer = values["start_from_run"] is not None or (
+        is_backbone(architecture) and values["weights"] == "imagenet")
+    mode = st.radio("Transfer mode", TRANSFER_MODES, format_func=MODE_LABELS.get,
+                    key="train_transfer_mode", disabled=not transfer,
+                    help=field_help(TransferConfig, "mode"))
+    columns = st.columns(3)
+    layers = columns[0].number_input(
+        "Top layers to fine-tune", min_value=0, max_value=1000, key="train_transfer_fine_tune_layers",
+        disabled=not transfer or mode == "feature_extraction",
+        help=field_help(TransferConfig, "fine_tune_layers") + " Layers with weights are "
+        "counted (BatchNormalization is not: it stays frozen); 1000 means all.")
+    factor = columns[1].number_input(
+        "Fine-tuning rate factor", min_value=0.0001, max_value=1.0, format="%g",
+        key="train_transfer_learning_rate_factor",
+        disabled=not transfer or mode == "feature_extraction",
+        help=field_help(TransferConfig, "learning_rate_factor") + " It scales the whole "
+        "model's rate while the base's top layers train.")
+    head_epochs = columns[2].number_input(
+        "Head-only epochs", min_value=1, key="train_transfer_head_epochs",
+        disabled=not transfer or mode != "two_phase",
+        help=field_help(TransferConfig, "head_epochs"))
+    values.update(mode=mode, fine_tune_layers=int(layers), learning_rate_factor=float(factor),
+                  head_epochs=int(head_epochs))
+
+    if not transfer:
+        st.caption("No transfer: every layer starts from random weights and trains.")
+        return values
+    if mode == "fine_tune" and layers == 0:
+        st.warning("Fine-tuning needs at least one layer of the base: raise the number of top "
+                   "layers, or choose feature extraction.")
+    if st.toggle("Show which layers train", key="train_transfer_show_layers"):
+        _layer_view(architecture, values)
+    return values
+
+
+def _completed_runs(architecture: str) -> dict[str, str]:
+    """Completed runs of `architecture`, newest first: id -> a label for the select box."""
+    from ui.resources import job_manager
+
+    runs = job_manager().store.list_runs(statuses=("completed",))
+    labels = {}
+    for run in runs:
+        if run.config.get("architecture") != architecture:
+            continue
+        accuracy = run.final_metrics.get("test_accuracy")
+        score = f" · test accuracy {accuracy:.1%}" if accuracy is not None else ""
+        labels[run.run_id] = f"{run.name or run.run_id} ({run.run_id}){score}"
+    return labels
+
+
+def _layer_view(architecture: str, transfer: dict) -> None:
+    """The layers each phase trains, from the engine's own `trainable_layer_names`."""
+    dataset = st.session_state.get("train_dataset", "digits")
+    info = DATASETS.get(dataset)
+    if info is None:
+        return
+    image_size = st.session_state.get("train_image_size") or info.default_size
+    epochs = int(st.session_state.get("train_epochs", 6))
+    try:
+        with st.spinner("Building the network..."):
+            phases = _trainable_by_phase(architecture, dataset, int(image_size), epochs,
+                                         tuple(sorted(transfer.items())))
+    except ValueError as error:
+        st.error(str(error))
+        return
+    for description, names in phases:
+        st.markdown(f"**{description}**")
+        count = "1 layer trains" if len(names) == 1 else f"{len(names)} layers train"
+        st.caption(f"{count}: " + ", ".join(f"`{name}`" for name in names))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _trainable_by_phase(architecture: str, dataset: str, image_size: int, epochs: int,
+                        transfer: tuple) -> list[tuple[str, list[str]]]:
+    """(phase description, names of the layers that train) for each planned phase.
+
+    Built with random weights (a backbone) or the start run's saved model, without
+    loading the data set: only its shape and class count matter here.
+    """
+    from cnnlab.models.pretrained import build_transfer_model, trainable_layer_names
+    from cnnlab.training.transfer import load_run_model, new_head, plan_phases
+
+    settings = dict(transfer)
+    info = DATASETS[dataset]
+    config = ExperimentConfig(dataset=dataset, image_size=image_size, architecture=architecture,
+                              epochs=epochs, transfer=settings)
+    phases = plan_phases(config)
+    if settings["start_from_run"] is not None:
+        from ui.resources import job_manager
+
+        source = load_run_model(job_manager().store, settings["start_from_run"],
+                                architecture=architecture)
+        shape = tuple(source.inputs[0].shape[1:])
+        model = new_head(source, shape, info.num_classes, run_id=settings["start_from_run"])
+    else:
+        shape = (image_size, image_size, info.channels)
+        model = build_transfer_model(architecture, shape, info.num_classes, weights=None)
+    result = []
+    for phase in phases:
+        phase.apply(model)
+        result.append((phase.description, trainable_layer_names(model)))
+    return result
