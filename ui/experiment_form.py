@@ -19,7 +19,9 @@ from cnnlab.config import (
     ExperimentConfig, OptimizerOptions, ScheduleConfig, Tricks, field_bounds, field_help,
 )
 from cnnlab.data import DATASETS
+from cnnlab.models.backbones import is_backbone
 from cnnlab.models.registry import ARCHITECTURES
+from ui.transfer_controls import transfer_controls
 
 # Select boxes show this for a field left at None (Streamlit shows None as "no choice").
 DEFAULT = "default"
@@ -84,6 +86,8 @@ def experiment_form() -> dict:
     values = {**data, **model, **optimization, "early_stopping": early_stopping}
     values["tricks"] = {**model["tricks"], **regularization}
     with tabs[1]:
+        with st.expander("Transfer learning", expanded=is_backbone(values["architecture"])):
+            values["transfer"] = transfer_controls(values["architecture"])
         _summary(values)
     with tabs[4]:
         values["schedule"] = _schedule_section(values)

@@ -51,13 +51,14 @@ def transfer_controls(architecture: str) -> dict:
     runs = _completed_runs(architecture)
     key = "train_transfer_start_from_run"
     if st.session_state.get(key) not in runs:  # a run deleted since, or of another network
-        st.session_state[key] = None
+        st.session_state[key] = ""  # "" rather than None: Streamlit shows None as no choice
     values["start_from_run"] = st.selectbox(
-        "Start from a run", [None, *runs], key=key,
-        format_func=lambda run_id: "No (a fresh start)" if run_id is None else runs[run_id],
+        "Start from a run", ["", *runs], key=key,
+        format_func=lambda run_id: runs[run_id] if run_id else "No (a fresh start)",
         help=field_help(TransferConfig, "start_from_run") + " Only completed runs of this "
         "architecture are listed; the new run needs the same image size and channels.")
 
+    values["start_from_run"] = values["start_from_run"] or None
     transfer = values["start_from_run"] is not None or (
         is_backbone(architecture) and values["weights"] == "imagenet")
     mode = st.radio("Transfer mode", TRANSFER_MODES, format_func=MODE_LABELS.get,
@@ -85,12 +86,35 @@ def transfer_controls(architecture: str) -> dict:
     if not transfer:
         st.caption("No transfer: every layer starts from random weights and trains.")
         return values
-    if mode == "fine_tune" and layers == 0:
-        st.warning("Fine-tuning needs at least one layer of the base: raise the number of top "
-                   "layers, or choose feature extraction.")
-    if st.toggle("Show which layers train", key="train_transfer_show_layers"):
+    problem = _problem(architecture, values)
+    if problem:
+        st.warning(problem, icon=":material/warning:")
+    elif st.toggle("Show which layers train", key="train_transfer_show_layers"):
         _layer_view(architecture, values)
     return values
+
+
+def _form_settings() -> tuple[str, int, int]:
+    """The data set, image size and epochs chosen elsewhere in the Train form."""
+    dataset = st.session_state.get("train_dataset", "digits")
+    info = DATASETS.get(dataset) or DATASETS["digits"]
+    image_size = int(st.session_state.get("train_image_size") or info.default_size)
+    return info.name, image_size, int(st.session_state.get("train_epochs", 6))
+
+
+def _problem(architecture: str, transfer: dict) -> str | None:
+    """Why a run of these settings would be refused (the engine's own check), or None."""
+    from cnnlab.training.transfer import check_transfer
+    from ui.resources import job_manager
+
+    dataset, image_size, epochs = _form_settings()
+    try:
+        config = ExperimentConfig(dataset=dataset, image_size=image_size, epochs=epochs,
+                                  architecture=architecture, transfer=transfer)
+        check_transfer(config, job_manager().store)
+    except ValueError as error:
+        return str(error)
+    return None
 
 
 def _completed_runs(architecture: str) -> dict[str, str]:
@@ -110,15 +134,10 @@ def _completed_runs(architecture: str) -> dict[str, str]:
 
 def _layer_view(architecture: str, transfer: dict) -> None:
     """The layers each phase trains, from the engine's own `trainable_layer_names`."""
-    dataset = st.session_state.get("train_dataset", "digits")
-    info = DATASETS.get(dataset)
-    if info is None:
-        return
-    image_size = st.session_state.get("train_image_size") or info.default_size
-    epochs = int(st.session_state.get("train_epochs", 6))
+    dataset, image_size, epochs = _form_settings()
     try:
         with st.spinner("Building the network..."):
-            phases = _trainable_by_phase(architecture, dataset, int(image_size), epochs,
+            phases = _trainable_by_phase(architecture, dataset, image_size, epochs,
                                          tuple(sorted(transfer.items())))
     except ValueError as error:
         st.error(str(error))

@@ -7,10 +7,10 @@ registry's generic path, used for summaries and parameter counts); a run that as
 ImageNet weights is built by `cnnlab.models.pretrained.build_transfer_model`, which also
 freezes or fine-tunes the base as `config.transfer` says.
 
-`min_input_size` is each application's own minimum, as its `obtain_input_shape(...,
-min_size=...)` call in keras/src/applications states: 32 pixels for most, 71 for
-Xception, 75 for InceptionV3. `build_transfer_model` resizes smaller images up to it
-inside the model.
+`APPLICATION_MIN_SIZES` holds each application's own minimum, as its
+`obtain_input_shape(..., min_size=...)` call in keras/src/applications states: 32 pixels
+for most, 71 for Xception, 75 for InceptionV3. `build_transfer_model` resizes smaller
+images up to it inside the model, so for the lab every backbone takes images from 8 px.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ BACKBONES: tuple[ArchitectureInfo, ...] = (
             "Inverted Residuals and Linear Bottlenecks, CVPR 2018."
         ),
         builder=_BUILDERS + "pretrained_mobilenet_v2",
-        min_input_size=32,
+        min_input_size=8,
     ),
     ArchitectureInfo(
         name="pretrained_resnet50",
@@ -47,7 +47,7 @@ BACKBONES: tuple[ArchitectureInfo, ...] = (
             "Recognition, CVPR 2016."
         ),
         builder=_BUILDERS + "pretrained_resnet50",
-        min_input_size=32,
+        min_input_size=8,
     ),
     ArchitectureInfo(
         name="pretrained_vgg16",
@@ -62,7 +62,7 @@ BACKBONES: tuple[ArchitectureInfo, ...] = (
             "Large-Scale Image Recognition, ICLR 2015."
         ),
         builder=_BUILDERS + "pretrained_vgg16",
-        min_input_size=32,
+        min_input_size=8,
     ),
     ArchitectureInfo(
         name="pretrained_efficientnet_b0",
@@ -76,7 +76,7 @@ BACKBONES: tuple[ArchitectureInfo, ...] = (
             "Neural Networks, ICML 2019."
         ),
         builder=_BUILDERS + "pretrained_efficientnet_b0",
-        min_input_size=32,
+        min_input_size=8,
     ),
     ArchitectureInfo(
         name="pretrained_densenet121",
@@ -90,7 +90,7 @@ BACKBONES: tuple[ArchitectureInfo, ...] = (
             "Convolutional Networks, CVPR 2017."
         ),
         builder=_BUILDERS + "pretrained_densenet121",
-        min_input_size=32,
+        min_input_size=8,
     ),
     ArchitectureInfo(
         name="pretrained_xception",
@@ -104,7 +104,7 @@ BACKBONES: tuple[ArchitectureInfo, ...] = (
             "CVPR 2017."
         ),
         builder=_BUILDERS + "pretrained_xception",
-        min_input_size=71,
+        min_input_size=8,
     ),
     ArchitectureInfo(
         name="pretrained_inception_v3",
@@ -118,7 +118,7 @@ BACKBONES: tuple[ArchitectureInfo, ...] = (
             "Inception Architecture for Computer Vision, CVPR 2016."
         ),
         builder=_BUILDERS + "pretrained_inception_v3",
-        min_input_size=75,
+        min_input_size=8,
     ),
 )
 
@@ -131,3 +131,15 @@ def backbone_names() -> list[str]:
 def is_backbone(architecture: str) -> bool:
     """Whether `architecture` is a pretrained keras.applications backbone."""
     return any(info.name == architecture for info in BACKBONES)
+
+# Each application's own smallest input side (its `obtain_input_shape` check). Smaller
+# images are resized up to it inside the model, so the lab accepts any image from 8 px.
+APPLICATION_MIN_SIZES = {
+    "pretrained_mobilenet_v2": 32,
+    "pretrained_resnet50": 32,
+    "pretrained_vgg16": 32,
+    "pretrained_efficientnet_b0": 32,
+    "pretrained_densenet121": 32,
+    "pretrained_xception": 71,
+    "pretrained_inception_v3": 75,
+}

@@ -9,13 +9,14 @@ offline would fail with a bare URL error or, on a network that drops packets, ha
 
 Layout of a transfer model (the names are stable; pages find layers by them):
 
-    input -> [resize] -> [to_rgb] -> preprocess -> base -> [head_dropout] -> head_predictions
+    input -> [resize] -> [to_rgb] -> preprocess -> base -> [head_dropout] -> predictions
 
 `resize` (a Resizing layer) exists only where the images are smaller than the backbone's
 minimum; `to_rgb` (a Concatenate of the one channel three times) only for grayscale;
 `preprocess` is a small sub-model that scales [0, 1] to 0-255 and applies the
 application module's own `preprocess_input`; `base` is the keras.applications network
-with `pooling="avg"`; the head is the lab's dropout (from `tricks`) and a softmax Dense.
+with `pooling="avg"`; the new head is the lab's dropout (from `tricks`) and a softmax
+Dense named "predictions", the name of every architecture's output layer in the lab.
 
 Transfer learning follows Keras' guide (https://keras.io/guides/transfer_learning/): the
 base is called with `training=False`, so its BatchNormalization layers always run in
@@ -35,7 +36,7 @@ import keras
 from cnnlab.config import Tricks
 from cnnlab.data import keras_datasets
 from cnnlab.models import blocks
-from cnnlab.models.backbones import BACKBONES
+from cnnlab.models.backbones import APPLICATION_MIN_SIZES
 
 # Where set_trainable puts a model's trainable weights: "all" trains everything (no
 # transfer), "feature_extraction" freezes the base, "fine_tune" trains its top layers.
@@ -100,7 +101,7 @@ SPECS: dict[str, BackboneSpec] = {
 # Layers whose weights are statistics: they never train in a transfer mode.
 _STATISTICS_LAYERS = (keras.layers.BatchNormalization, keras.layers.Normalization)
 
-_MIN_SIZES = {info.name: info.min_input_size for info in BACKBONES}
+_MIN_SIZES = APPLICATION_MIN_SIZES
 
 
 class WeightsUnavailableError(ValueError):
@@ -257,7 +258,7 @@ def build_transfer_model(
     x = _preprocessing(spec, size)(x)
     x = base(x, training=False) if weights == "imagenet" else base(x)
     x = blocks.dropout(x, name="head_dropout", tricks=tricks)
-    outputs = blocks.classifier_head(x, num_classes, tricks=tricks, name="head_predictions")
+    outputs = blocks.classifier_head(x, num_classes, tricks=tricks, name="predictions")
     return keras.Model(inputs, outputs, name=name)
 
 

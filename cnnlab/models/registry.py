@@ -412,10 +412,8 @@ def _check_input_shape(info: ArchitectureInfo, input_shape) -> tuple[int, int, i
 
 def _register_backbones() -> None:
     """Add the pretrained keras.applications backbones (data only, no keras import)."""
-    try:
-        from cnnlab.models.backbones import BACKBONES
-    except ImportError:  # the backbones module is optional while it is being written
-        return
+    from cnnlab.models.backbones import BACKBONES
+
     ARCHITECTURES.update({info.name: info for info in BACKBONES})
 
 

@@ -23,8 +23,9 @@ Two layouts, both from the paper:
   ResNet-34 for 10 classes has 21,306,826 parameters (21,797,672 trainable for 1,000
   classes, as torchvision counts) and ResNet-50 has 25,557,032 trainable for 1,000. Its
   plain twin has no projections, so it is smaller by those (about 0.7M for plain-34).
-  A bottleneck block strides in its 3x3 convolution (as torchvision's "ResNet v1.5"); the
-  parameter count is the same as striding in the first 1x1.
+  A bottleneck block strides in its first 1x1 convolution, as the paper's code and
+  keras.applications do: 3.8 billion multiply-adds for ResNet-50 at 224 px, the paper's
+  figure (torchvision's "v1.5" strides in the 3x3 instead: same parameters, 4.1 billion).
 
 Batch normalization is a trick here as everywhere in the lab: the paper puts BN after every
 convolution, `Tricks(batch_norm=True)` does the same, and with it off each convolution gets
@@ -183,7 +184,7 @@ def bottleneck_block(
         name: a prefix, e.g. "stage2_block1"; layers "_conv1" to "_conv3",
             "_shortcut_conv", "_add" and "_act".
         tricks: the training tricks to apply.
-        strides: stride of the 3x3 convolution; defaults to 1.
+        strides: stride of the first 1x1 convolution (and of the shortcut); defaults to 1.
         residual: False drops the shortcut and the addition; defaults to True.
         activation: the architecture's activation function; defaults to "relu".
     """
@@ -192,10 +193,10 @@ def bottleneck_block(
         _shortcut(x, outputs, strides, name=name, tricks=tricks, kind="projection")
         if residual else None
     )
-    y = blocks.conv_block(x, filters, 1, name=f"{name}_conv1", tricks=tricks, activation=activation)
     y = blocks.conv_block(
-        y, filters, 3, strides=strides, name=f"{name}_conv2", tricks=tricks, activation=activation
+        x, filters, 1, strides=strides, name=f"{name}_conv1", tricks=tricks, activation=activation
     )
+    y = blocks.conv_block(y, filters, 3, name=f"{name}_conv2", tricks=tricks, activation=activation)
     y = blocks.conv_block(y, outputs, 1, name=f"{name}_conv3", tricks=tricks, activation=None)
     return _merge(y, skip, name=name, tricks=tricks, residual=residual, activation=activation)
 

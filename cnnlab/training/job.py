@@ -12,6 +12,7 @@ so the stored curves run on; a "phase" metric row marks where each phase starts.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import tempfile
@@ -75,11 +76,16 @@ def _train(store, run_id, config, stop_event):
     recorder = StoreCallback(store, run_id, epochs=config.epochs, steps_per_epoch=steps,
                              batch_size=config.batch_size, stop_event=stop_event)
     # Early stopping watches each phase on its own (Keras resets it when a fit begins): a
-    # head that stops improving ends phase 1, and fine-tuning still follows.
+    # head that stops improving ends phase 1 early, and fine-tuning follows at once.
     early = _early_stopping(config)
+    done = 0  # epochs trained so far
     for phase in phases:
+        if stop_event.is_set():  # a stop between two phases
+            recorder.stopped = True
         if recorder.stopped or recorder.diverged:
             break
+        if done < phase.initial_epoch:
+            phase = dataclasses.replace(phase, initial_epoch=done)
         if len(phases) > 1:
             store.add_metrics(run_id, [(phase.initial_epoch + 1, 0, PHASE_METRIC, phase.number)])
         # Trainable flags change between phases, and Keras collects the trainable weights
@@ -95,9 +101,10 @@ def _train(store, run_id, config, stop_event):
         callbacks = [recorder, *schedule_callbacks(settings)]
         if early is not None:
             callbacks.append(early)
-        model.fit(train, initial_epoch=phase.initial_epoch, epochs=phase.epochs,
-                  validation_data=validation, shuffle=False, verbose=0,
-                  callbacks=callbacks)  # the data set shuffles itself, seeded
+        history = model.fit(train, initial_epoch=phase.initial_epoch, epochs=phase.epochs,
+                            validation_data=validation, shuffle=False, verbose=0,
+                            callbacks=callbacks)  # the data set shuffles itself, seeded
+        done = history.epoch[-1] + 1 if history.epoch else phase.initial_epoch
 
     final = dict(recorder.last_epoch_logs)
     if recorder.diverged:

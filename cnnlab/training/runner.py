@@ -16,6 +16,7 @@ from collections import deque
 from cnnlab.config import ExperimentConfig
 from cnnlab.store import RunRecord, RunStore
 from cnnlab.training.job import execute_run
+from cnnlab.training.transfer import check_transfer
 
 DEFAULT_MAX_CONCURRENT = 2
 
@@ -62,6 +63,7 @@ class JobManager:
                 f"Received: {type(config).__name__}. Build one with ExperimentConfig(...)."
             )
         config.check_feasible()
+        check_transfer(config, self.store)
         run_id = self.store.create_run(config.to_dict(), name or config.summary())
         with self._lock:
             self._queue.append((run_id, config))

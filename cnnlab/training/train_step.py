@@ -15,6 +15,7 @@ from keras.src.losses import loss as loss_module
 from keras.src.trainers.data_adapters import data_adapter_utils
 
 
+@keras.saving.register_keras_serializable(package="cnnlab")
 class LabModel(keras.Model):
     """A functional model whose train step also returns `batch_loss` and `learning_rate`."""
 

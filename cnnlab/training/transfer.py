@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import keras
 
 from cnnlab.config import ExperimentConfig, Tricks
+from cnnlab.data import DATASETS
 from cnnlab.models import blocks
 from cnnlab.models.backbones import is_backbone
 from cnnlab.models.pretrained import build_transfer_model, set_trainable
@@ -111,6 +112,27 @@ def plan_phases(config: ExperimentConfig) -> list[Phase]:
     ]
 
 
+def check_transfer(config: ExperimentConfig, store) -> None:
+    """Raise ValueError for transfer settings a run of `config` cannot use.
+
+    Why a check of its own: it reads only the config and the store's records (no model,
+    no data), so a page or `JobManager.submit` can refuse a run before it is created,
+    with the same message the run would fail with.
+
+    Args:
+        config: the experiment.
+        store: the RunStore holding `transfer.start_from_run`.
+    """
+    plan_phases(config)
+    run_id = config.transfer.start_from_run
+    if run_id is None:
+        return
+    record = _completed_run(store, run_id, config.architecture)
+    expected, received = _image_shape(record.config), _image_shape(config.to_dict())
+    if None not in (expected, received) and expected != received:
+        raise ValueError(_shape_mismatch(run_id, expected, received))
+
+
 def build_run_model(config: ExperimentConfig, data, store, *, build_model=None
                     ) -> tuple[keras.Model, list[Phase]]:
     """The uncompiled model a run of `config` starts from, and the phases it trains in.
@@ -127,6 +149,7 @@ def build_run_model(config: ExperimentConfig, data, store, *, build_model=None
         build_model: the registry's builder, for runs from scratch; defaults to None,
             i.e. `cnnlab.models.build_model`.
     """
+    check_transfer(config, store)
     phases = plan_phases(config)
     transfer = config.transfer
     if transfer.start_from_run is not None:
@@ -163,7 +186,25 @@ def load_run_model(store, run_id: str, *, architecture: str | None = None) -> ke
     """
     from cnnlab.training.train_step import LabModel
 
-    folder = store.run_dir(run_id)  # a ValueError for an id that is not an id
+    folder = store.run_dir(run_id)
+    _completed_run(store, run_id, architecture)
+    path = (folder / MODEL_FILE).resolve()
+    if not path.is_relative_to(folder.resolve()) or not path.is_file():
+        raise ValueError(
+            f"Run {run_id!r} has no saved model. Expected the file '{MODEL_FILE}' in its "
+            f"folder {folder}. Received: no such file. Pick another completed run."
+        )
+    # The lab's own classes, registered before loading: schedules in a saved optimizer
+    # and the instrumented model class itself.
+    import cnnlab.schedules  # noqa: F401
+
+    return keras.saving.load_model(path, compile=False, safe_mode=True,
+                                   custom_objects={"LabModel": LabModel})
+
+
+def _completed_run(store, run_id: str, architecture: str | None):
+    """The store's record of `run_id`, which must be a completed run of `architecture`."""
+    store.run_dir(run_id)  # a ValueError for a string that is not a run id
     record = store.get_run(run_id)
     if record is None:
         raise ValueError(
@@ -185,26 +226,34 @@ def load_run_model(store, run_id: str, *, architecture: str | None = None) -> ke
             f"'{architecture}'. Set the architecture to '{source_architecture}', or pick a "
             f"run of '{architecture}'."
         )
-    path = (folder / MODEL_FILE).resolve()
-    if not path.is_relative_to(folder.resolve()) or not path.is_file():
-        raise ValueError(
-            f"Run {run_id!r} has no saved model. Expected the file '{MODEL_FILE}' in its "
-            f"folder {folder}. Received: no such file. Pick another completed run."
-        )
-    # The lab's own classes, registered before loading: schedules in a saved optimizer
-    # and the instrumented model class itself.
-    import cnnlab.schedules  # noqa: F401
+    return record
 
-    return keras.saving.load_model(path, compile=False, safe_mode=True,
-                                   custom_objects={"LabModel": LabModel})
+
+def _image_shape(config: dict) -> tuple[int, int, int] | None:
+    """(height, width, channels) of a stored config's images, from the data registry."""
+    info = DATASETS.get(config.get("dataset"))
+    if info is None:
+        return None
+    size = config.get("image_size") or info.default_size
+    return size, size, info.channels
+
+
+def _shape_mismatch(run_id: str, expected: tuple, received: tuple) -> str:
+    return (
+        f"Run {run_id!r} trained on images of shape {expected} (height, width, channels), "
+        "and its weights take only that shape. Expected the same input shape. Received: "
+        f"{received}. Pick the same image size ({expected[0]} pixels) and a data set with "
+        f"{expected[2]} channel{'s' if expected[2] > 1 else ''}."
+    )
 
 
 def new_head(source: keras.Model, input_shape: tuple, num_classes: int, *,
              tricks: Tricks | None = None, run_id: str = "") -> keras.Model:
     """`source` without its head, as the sub-model "base", under a new head.
 
-    The head is the layers named "head_..." (a transfer model's), else the layer
-    "predictions" (every architecture of the lab), else the last Dense layer. The base is
+    The head is the layer "predictions" (every architecture of the lab names its output
+    so) with the "head_..." layers in front of it (a transfer model's dropout), else the
+    last Dense layer. The base is
     called with `training=False`, as a pretrained base is: its BatchNormalization layers
     keep the statistics of the data set it learned on.
 
@@ -225,25 +274,20 @@ def new_head(source: keras.Model, input_shape: tuple, num_classes: int, *,
     source_input = source.inputs[0]
     expected = tuple(source_input.shape[1:])
     if tuple(input_shape) != expected:
-        raise ValueError(
-            f"Run {run_id!r} trained on images of shape {expected} (height, width, channels), "
-            "and its weights take only that shape. Expected the same input shape. Received: "
-            f"{tuple(input_shape)}. Pick the same image size ({expected[0]} pixels) and a data "
-            f"set with {expected[2]} channel{'s' if expected[2] > 1 else ''}."
-        )
+        raise ValueError(_shape_mismatch(run_id, expected, tuple(input_shape)))
     base = keras.Model(source_input, _head_input(source), name="base")
     inputs = keras.Input(shape=expected, name="input")
     x = base(inputs, training=False)
     x = blocks.dropout(x, name="head_dropout", tricks=tricks)
-    outputs = blocks.classifier_head(x, num_classes, tricks=tricks, name="head_predictions")
+    outputs = blocks.classifier_head(x, num_classes, tricks=tricks, name="predictions")
     return keras.Model(inputs, outputs, name=source.name)
 
 
 def _head_input(source: keras.Model):
     """The tensor the source's head starts from."""
     layers = source.layers
-    head = [layer for layer in layers if layer.name.startswith("head_")]
-    head = head or [layer for layer in layers if layer.name == "predictions"]
+    head = [layer for layer in layers
+            if layer.name == "predictions" or layer.name.startswith("head_")]
     head = head or [layer for layer in layers if isinstance(layer, keras.layers.Dense)][-1:]
     if not head:
         raise ValueError(
