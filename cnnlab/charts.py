@@ -55,6 +55,13 @@ def training_curves(epochs: pd.DataFrame, batches: pd.DataFrame, *, steps_per_ep
                 x=epochs.index, y=epochs[column], name=name, mode="lines+markers",
                 line={"color": color, "width": 3, "dash": dash}, marker={"size": 8},
             ), row=1, col=col)
+    if "phase" in epochs:
+        # A two-phase transfer run: fine-tuning starts where phase 2's first epoch begins.
+        starts = epochs.index[epochs["phase"] == 2]
+        for start in starts:
+            figure.add_vline(x=start - 1, line={"dash": "dash", "color": "gray"}, row=1, col="all")
+            figure.add_annotation(x=start - 1, y=1.0, yref="paper", text="fine-tuning starts",
+                                  showarrow=False, xanchor="left", font={"color": "gray"})
     upper = total_epochs or (int(epochs.index.max()) if not epochs.empty else 1)
     figure.update_xaxes(title_text="epoch", range=[0, max(upper, 1) + 0.05])
     figure.update_yaxes(title_text="loss", row=1, col=1, rangemode="tozero")

@@ -56,3 +56,16 @@ def test_a_diverged_loss_stays_in_the_table(store):
     history = RunHistory(run_id)
     history.update(store)
     assert len(history.batches) == 2 and history.batches["loss"].isna().sum() == 1
+
+
+def test_a_two_phase_run_marks_where_fine_tuning_starts(store):
+    run_id = store.create_run({})
+    for epoch in (1, 2, 3):
+        _write_epoch(store, run_id, epoch)
+    store.add_metrics(run_id, [(1, 0, "phase", 1.0), (3, 0, "phase", 2.0)])
+    history = RunHistory(run_id)
+    history.update(store)
+    figure = charts.training_curves(history.epochs, history.batches, steps_per_epoch=4)
+    lines = [shape for shape in figure.layout.shapes if shape.type == "line"]
+    assert {line.x0 for line in lines} == {2}  # phase 2 begins after epoch 2
+    assert any(a.text == "fine-tuning starts" for a in figure.layout.annotations)
