@@ -1,9 +1,9 @@
 """What each architecture costs: parameters, multiply-adds, training throughput, efficiency.
 
 Every registered architecture of the lab's own (the pretrained keras.applications backbones
-are left out) is built at its default size for the `shapes` data set (32x32x3, 8 classes,
-512 training images) with the default tricks, compiled as the lab compiles (Adam, sparse
-categorical cross-entropy, accuracy), and trained with `model.fit` at batch 32.
+are left out) is built at its default size for the `shapes` data set (32x32x3, 8 classes)
+with the default tricks, compiled as the lab compiles (Adam, sparse categorical
+cross-entropy, accuracy) and trained with `model.fit` at batch 32.
 
 Figures:
   params        `model.count_params()`.
@@ -14,27 +14,32 @@ Figures:
                 Dense in_features * units (times the positions, for a Dense applied to
                 maps). Biases, batch normalization, activations, pooling, additions and
                 concatenations are not counted: a few percent of the work at most.
-  images/s      training throughput: one `fit` of 2 batches to trace the train function,
-                then `--batches` batches timed, best of `--repeats`.
+  images/s      training throughput. One batch of real images, held in memory and repeated
+                by tf.data, so the figure is the network's cost and not the input
+                pipeline's (the same for every network, and for the ceiling, whose inputs
+                are 40 times larger). For each network a `fit` of 2 steps traces the train
+                function and a second one times a step, which sets how many steps make a
+                timed fit last `--seconds` (at least 3). Then `--repeats` rounds go over
+                all networks and the ceiling's layers, one timed fit each, and each one's
+                fastest fit counts: other programs on a shared machine only ever slow a fit
+                down, and taking turns spreads their interference over all networks.
   GFLOP/s       2 * macs * 3 * images/s / 1e9: two FLOPs per multiply-add, and a training
                 step costs about three forward passes (forward, gradient with respect to
                 the inputs, gradient with respect to the weights).
   fraction      GFLOP/s over the ceiling: the best GFLOP/s that bare Keras reaches, timed
                 the same way, training one Conv2D layer (3x3, batch 32, mean squared error)
-                with the same multiply-adds in three shapes: 64 -> 64 filters on 64x64
-                maps, 128 -> 128 on 32x32 and 256 -> 256 on 16x16 (the first is the
-                slowest: moving its 1 MB images costs as much as the arithmetic). That
-                layer's input is the model's input, so TensorFlow computes no input
-                gradient for it: its step is two forward passes, not three, and the
-                ceiling counts 2 * macs * 2 * images/s. (The first layer of every network
-                has the same exemption; its share of the work is small, so the 3x rule
-                stands there.)
+                of the same 151M multiply-adds in three shapes: 64 -> 64 filters on 64x64
+                maps, 128 -> 128 on 32x32 and 256 -> 256 on 16x16. That layer's input is
+                the model's input, so TensorFlow computes no input gradient for it: its
+                step is two forward passes, not three, and the ceiling counts 2 * macs * 2
+                * images/s. (The first layer of every network has the same exemption; its
+                share of the work is small, so the 3x rule stands there.)
 
 Depthwise convolutions, small maps and many small layers run far below the ceiling on a
 CPU: the fraction shows how much of the hardware each design can use, next to how much
 work it needs (macs).
 
-Usage: python benchmarks/architectures.py [--batches 6] [--repeats 3] [--only resnet20,vgg16]
+Usage: python benchmarks/architectures.py [--seconds 1.5] [--repeats 3] [--only resnet20,vgg16]
 The last line printed is one JSON object with the figures.
 """
 
@@ -55,19 +60,28 @@ BATCH_SIZE = 32
 SEED = 0
 # The ceiling's single convolutions: (side, filters), each with 151M multiply-adds.
 CEILING_SHAPES = ((64, 64), (32, 128), (16, 256))
+# The fewest steps a timed fit runs.
+MIN_STEPS = 3
 
 
-def images_per_second(model, x, y, *, batches: int, repeats: int) -> float:
-    """Training images per second of `model.fit` at batch 32, after a tracing warm-up."""
-    size = batches * BATCH_SIZE
-    fit = dict(batch_size=BATCH_SIZE, epochs=1, shuffle=False, verbose=0)
-    model.fit(x[: 2 * BATCH_SIZE], y[: 2 * BATCH_SIZE], **fit)  # traces the train function
-    best = math.inf
-    for _ in range(repeats):
+def timed_fit(model, x, y, *, seconds: float):
+    """Trace `model`'s train step on one batch of (x, y); return a function timing one fit.
+
+    The function runs a fit of enough steps to last about `seconds` and returns its
+    training images per second (method in the module docstring).
+    """
+    import tensorflow as tf
+
+    batch = tf.data.Dataset.from_tensors((x[:BATCH_SIZE], y[:BATCH_SIZE])).repeat()
+
+    def fit(steps: int) -> float:
         start = time.perf_counter()
-        model.fit(x[:size], y[:size], **fit)
-        best = min(best, time.perf_counter() - start)
-    return size / best
+        model.fit(batch, steps_per_epoch=steps, epochs=1, shuffle=False, verbose=0)
+        return time.perf_counter() - start
+
+    fit(2)  # traces the train function
+    steps = max(MIN_STEPS, math.ceil(seconds / fit(1)))
+    return lambda: steps * BATCH_SIZE / fit(steps)
 
 
 def gflops(macs: int, images_per_s: float) -> float:
@@ -75,18 +89,16 @@ def gflops(macs: int, images_per_s: float) -> float:
     return 2 * macs * 3 * images_per_s / 1e9
 
 
-def ceiling(batches: int, repeats: int) -> dict[str, float]:
-    """GFLOP/s of bare Keras training one large Conv2D layer, for each of `CEILING_SHAPES`.
+def ceiling_layers(seconds: float):
+    """For each of `CEILING_SHAPES`: its label, multiply-adds and `timed_fit` function.
 
-    Two forward passes per step, not three: TensorFlow computes no gradient with respect
-    to a model's input (see the module docstring).
+    Bare Keras training one large Conv2D layer: the practical ceiling of the machine.
     """
     import keras
     import numpy as np
 
     from cnnlab.summary import summarize
 
-    results = {}
     for side, filters in CEILING_SHAPES:
         keras.utils.set_random_seed(SEED)
         shape = (side, side, filters)
@@ -95,16 +107,14 @@ def ceiling(batches: int, repeats: int) -> dict[str, float]:
         model = keras.Model(inputs, outputs)
         model.compile(optimizer="adam", loss="mse")
         rng = np.random.default_rng(SEED)
-        x = rng.standard_normal((batches * BATCH_SIZE, *shape), dtype=np.float32)
-        y = rng.standard_normal((batches * BATCH_SIZE, *shape), dtype=np.float32)
-        rate = images_per_second(model, x, y, batches=batches, repeats=repeats)
-        macs = summarize(model).macs
-        results[f"{filters}->{filters} 3x3 on {side}x{side}"] = 2 * macs * 2 * rate / 1e9
-    return results
+        x = rng.standard_normal((BATCH_SIZE, *shape), dtype=np.float32)
+        y = rng.standard_normal((BATCH_SIZE, *shape), dtype=np.float32)
+        label = f"{filters}->{filters} 3x3 on {side}x{side}"
+        yield label, summarize(model).macs, timed_fit(model, x, y, seconds=seconds)
 
 
-def measure(name: str, data, *, batches: int, repeats: int) -> dict:
-    """Parameters, multiply-adds and training throughput of one registered architecture."""
+def architecture(name: str, data, *, seconds: float):
+    """A registered architecture's parameters, multiply-adds and `timed_fit` function."""
     import keras
 
     from cnnlab.models import build_model
@@ -113,9 +123,8 @@ def measure(name: str, data, *, batches: int, repeats: int) -> dict:
     keras.utils.set_random_seed(SEED)
     model = build_model(name, data.input_shape, data.num_classes)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    macs = summarize(model).macs
-    rate = images_per_second(model, data.x_train, data.y_train, batches=batches, repeats=repeats)
-    return {"params": model.count_params(), "macs": macs, "images_per_s": rate}
+    run = timed_fit(model, data.x_train, data.y_train, seconds=seconds)
+    return model.count_params(), summarize(model).macs, run
 
 
 def own_architectures() -> list[str]:
@@ -130,8 +139,8 @@ def own_architectures() -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batches", type=int, default=6, help="timed batches per repeat")
-    parser.add_argument("--repeats", type=int, default=3, help="timed fits; the best counts")
+    parser.add_argument("--seconds", type=float, default=1.5, help="length of each timed fit")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds of timed fits")
     parser.add_argument("--only", default="", help="comma-separated architecture names")
     args = parser.parse_args()
 
@@ -140,28 +149,43 @@ def main() -> None:
 
     device = configure_tensorflow()  # the lab's thread pools, as a run gets them
     names = [name for name in args.only.split(",") if name] or own_architectures()
-    data = load_dataset("shapes", train_size=max(512, args.batches * BATCH_SIZE))
-    print(f"device: {device}; shapes {data.input_shape}, {data.num_classes} classes; "
-          f"batch {BATCH_SIZE}, {args.batches} timed batches, best of {args.repeats}", flush=True)
-    ceilings = ceiling(args.batches, args.repeats)
-    top = max(ceilings.values())
-    print("ceiling, one Conv2D layer: " + ", ".join(
-        f"{shape} {value:.1f}" for shape, value in ceilings.items()) + f" GFLOP/s; best {top:.1f}",
-        flush=True)
+    data = load_dataset("shapes", train_size=512)
+    print(f"device: {device}, {os.cpu_count()} cores; shapes {data.input_shape}, "
+          f"{data.num_classes} classes; batch {BATCH_SIZE}; timed fits of >= {args.seconds} s, "
+          f"best of {args.repeats} rounds", flush=True)
 
-    header = f"{'architecture':20s} {'params':>12s} {'MMACs':>9s} {'images/s':>9s} {'GFLOP/s':>8s} {'fraction':>8s}"
-    print(header)
-    print("-" * len(header))
+    # Build and trace everything first, then time in rounds (see the module docstring).
+    ceilings = {label: (macs, run) for label, macs, run in ceiling_layers(args.seconds)}
     families = {}
     for name in names:
-        row = measure(name, data, batches=args.batches, repeats=args.repeats)
-        achieved = gflops(row["macs"], row["images_per_s"])
-        row["gflops_fraction"] = achieved / top
-        families[name] = row
-        print(f"{name:20s} {row['params']:>12,} {row['macs'] / 1e6:>9.1f} "
-              f"{row['images_per_s']:>9.1f} {achieved:>8.2f} {row['gflops_fraction']:>8.3f}",
-              flush=True)
-    print(json.dumps({"families": families, "ceiling_gflops": top, "ceilings": ceilings}))
+        families[name] = architecture(name, data, seconds=args.seconds)
+        print(f"traced {name}", file=sys.stderr, flush=True)
+    runs = {label: run for label, (_, run) in ceilings.items()}
+    runs.update({name: run for name, (_, _, run) in families.items()})
+    best = dict.fromkeys(runs, 0.0)
+    for round_ in range(args.repeats):
+        for key, run in runs.items():
+            best[key] = max(best[key], run())
+        print(f"round {round_ + 1} done", file=sys.stderr, flush=True)
+
+    ceiling_gflops = {
+        label: 2 * macs * 2 * best[label] / 1e9 for label, (macs, _) in ceilings.items()
+    }
+    top = max(ceiling_gflops.values())
+    print("ceiling, one Conv2D layer (GFLOP/s): " + ", ".join(
+        f"{label} {value:.1f}" for label, value in ceiling_gflops.items()))
+    header = (f"{'architecture':20s} {'params':>12s} {'MMACs':>8s} {'images/s':>9s} "
+              f"{'GFLOP/s':>8s} {'fraction':>8s}")
+    print(header)
+    print("-" * len(header))
+    results = {}
+    for name, (params, macs, _) in families.items():
+        achieved = gflops(macs, best[name])
+        results[name] = {"params": params, "macs": macs, "images_per_s": best[name],
+                         "gflops_fraction": achieved / top}
+        print(f"{name:20s} {params:>12,} {macs / 1e6:>8.1f} {best[name]:>9.1f} "
+              f"{achieved:>8.1f} {achieved / top:>8.2f}")
+    print(json.dumps({"families": results, "ceiling_gflops": top, "ceilings": ceiling_gflops}))
 
 
 if __name__ == "__main__":

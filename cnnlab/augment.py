@@ -41,14 +41,16 @@ import tensorflow as tf
 from keras import ops
 
 from cnnlab.augment_layers import (  # noqa: F401  (re-exported: pages and tests use them)
-    CUSTOM_LAYERS, VALUE_RANGE, ChannelShift, CutMix, MixBatch, RandomAngleShear, RandomPadCrop,
+    CUSTOM_LAYERS,
+    VALUE_RANGE,
+    ChannelShift,
+    CutMix,
+    MixBatch,
+    RandomAngleShear,
+    RandomPadCrop,
     _seeds,
 )
 from cnnlab.config import AugmentationConfig, _from_dict
-
-
-
-
 
 # -- the pipeline ----------------------------------------------------------------------------
 

@@ -17,8 +17,17 @@ import numpy as np
 import pytest
 
 from cnnlab.config import Tricks
-from cnnlab.models import alexnet, build_model, densenet, efficientnet, inception, mobilenet
-from cnnlab.models import nin, resnet, vgg
+from cnnlab.models import (
+    alexnet,
+    build_model,
+    densenet,
+    efficientnet,
+    inception,
+    mobilenet,
+    nin,
+    resnet,
+    vgg,
+)
 from cnnlab.models.registry import get_architecture
 from cnnlab.summary import summarize
 from cnnlab.training.train_step import wrap
@@ -81,7 +90,9 @@ REFERENCES = {
     "mobilenet_half": lambda: mobilenet.build_mobilenet(
         (224, 224, 3), 1000, tricks=BN, stem_strides=2, alpha=0.5
     ),
-    "mobilenet_v2": lambda: mobilenet.build_mobilenet_v2((224, 224, 3), 1000, tricks=BN, stem_strides=2),
+    "mobilenet_v2": lambda: mobilenet.build_mobilenet_v2(
+        (224, 224, 3), 1000, tricks=BN, stem_strides=2
+    ),
     "efficientnet_b0": lambda: efficientnet.build_efficientnet((224, 224, 3), 1000, tricks=BN),
 }
 
@@ -202,7 +213,9 @@ def _without_shortcuts(model):
     ]
 
 
-@pytest.mark.parametrize("residual_name, plain_name", [("resnet20", "plain20"), ("resnet56", "plain56")])
+@pytest.mark.parametrize(
+    "residual_name, plain_name", [("resnet20", "plain20"), ("resnet56", "plain56")]
+)
 def test_plain_networks_are_resnets_without_shortcuts(residual_name, plain_name):
     residual = build_model(residual_name, (32, 32, 3), 10, tricks=BN)
     plain = build_model(plain_name, (32, 32, 3), 10, tricks=BN)
@@ -223,7 +236,9 @@ def test_plain_resnet34_lacks_exactly_the_projections():
         stem="imagenet", shortcut="projection", residual=False,
     )
     assert _of_type(plain, keras.layers.Add) == []
-    assert _without_shortcuts(residual) == [(layer.name, type(layer).__name__) for layer in plain.layers]
+    assert _without_shortcuts(residual) == [
+        (layer.name, type(layer).__name__) for layer in plain.layers
+    ]
     # Three projections (1x1 convolution + BN), where stages 2 to 4 change the shape.
     projections = [layer for layer in residual.layers if "_shortcut_" in layer.name]
     assert len(projections) == 6
@@ -263,7 +278,9 @@ def test_default_build_is_plain_and_gives_softmax(architecture):
 
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
 def test_tricks_reach_every_layer(architecture):
-    tricks = Tricks(batch_norm=True, dropout_rate=0.3, l2=0.01, activation="elu", initializer="he_normal")
+    tricks = Tricks(
+        batch_norm=True, dropout_rate=0.3, l2=0.01, activation="elu", initializer="he_normal"
+    )
     model = build_model(architecture, (28, 28, 1), 10, tricks=tricks)
     _softmax_rows(model, (28, 28, 1), 10)
     convolutions = _of_type(model, *CONVOLUTIONS)
@@ -291,7 +308,10 @@ def test_tricks_reach_every_layer(architecture):
             kernels.append(layer.kernel)
     assert len(model.losses) == len(kernels)
     penalty = sum(float(keras.ops.convert_to_numpy(loss)) for loss in model.losses)
-    expected = 0.01 * sum(float(np.sum(np.square(keras.ops.convert_to_numpy(k), dtype=np.float64))) for k in kernels)
+    expected = 0.01 * sum(
+        float(np.sum(np.square(keras.ops.convert_to_numpy(kernel), dtype=np.float64)))
+        for kernel in kernels
+    )
     np.testing.assert_allclose(penalty, expected, rtol=1e-4)
 
 
@@ -341,7 +361,9 @@ def test_zero_padded_shortcut_survives_save_and_load(tmp_path):
     loaded = keras.saving.load_model(tmp_path / "model.keras")
     images = np.random.default_rng(0).random((2, 16, 16, 3), dtype=np.float32)
     np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(loaded(images)), keras.ops.convert_to_numpy(model(images)), rtol=1e-5
+        keras.ops.convert_to_numpy(loaded(images)),
+        keras.ops.convert_to_numpy(model(images)),
+        rtol=1e-5,
     )
 
 
@@ -350,8 +372,14 @@ def test_zero_padded_shortcut_survives_save_and_load(tmp_path):
 
 @pytest.mark.parametrize("build, message", [
     (lambda: resnet.cifar_stages(21), "Invalid `depth` for a CIFAR-style ResNet. Expected 6n + 2"),
-    (lambda: vgg.build_vgg((32, 32, 3), 10, depth=12), "Invalid `depth` for VGG. Expected one of [11, 13, 16, 19]"),
-    (lambda: mobilenet.build_mobilenet((32, 32, 3), 10, alpha=0), "Invalid `alpha`. Expected a width multiplier > 0"),
+    (
+        lambda: vgg.build_vgg((32, 32, 3), 10, depth=12),
+        "Invalid `depth` for VGG. Expected one of [11, 13, 16, 19]",
+    ),
+    (
+        lambda: mobilenet.build_mobilenet((32, 32, 3), 10, alpha=0),
+        "Invalid `alpha`. Expected a width multiplier > 0",
+    ),
 ])
 def test_invalid_configurations(build, message):
     with pytest.raises(ValueError) as error:

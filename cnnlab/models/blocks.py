@@ -18,7 +18,6 @@ import keras
 
 from cnnlab.config import Tricks
 
-
 # The first hidden dense layer's name in every architecture; "before_dense" dropout sits
 # in front of it.
 FIRST_DENSE = "fc1"
@@ -212,7 +211,9 @@ def preactivation_conv_block(
         activation: the architecture's activation function; defaults to "relu".
     """
     x = normalize_and_activate(x, name=name, tricks=tricks, activation=activation)
-    return conv2d(x, filters, kernel_size, name=name, tricks=tricks, strides=strides, padding=padding)
+    return conv2d(
+        x, filters, kernel_size, name=name, tricks=tricks, strides=strides, padding=padding
+    )
 
 
 def normalize_and_activate(x, *, name: str, tricks: Tricks, activation: str = "relu"):

@@ -107,7 +107,9 @@ def build_densenet(
         raise ValueError(f"Invalid `stem`. Expected 'cifar' or 'imagenet'. Received: {stem!r}.")
     inputs = keras.Input(shape=input_shape, name="input")
     if stem == "imagenet":
-        x = blocks.conv_block(inputs, 2 * growth_rate, 7, strides=2, name="stem_conv1", tricks=tricks)
+        x = blocks.conv_block(
+            inputs, 2 * growth_rate, 7, strides=2, name="stem_conv1", tricks=tricks
+        )
         x = blocks.pool(x, name="stem_pool", tricks=tricks, pool_size=3, strides=2, padding="same")
     else:
         # The first dense layer normalizes and activates this convolution's output itself.

@@ -74,7 +74,8 @@ def build_efficientnet(
         stem_strides: the first convolution's stride; defaults to 2 (B0's).
     """
     tricks = blocks.resolve_tricks(tricks)
-    for name, value in (("width_coefficient", width_coefficient), ("depth_coefficient", depth_coefficient)):
+    coefficients = {"width_coefficient": width_coefficient, "depth_coefficient": depth_coefficient}
+    for name, value in coefficients.items():
         if not value > 0:
             raise ValueError(f"Invalid `{name}`. Expected a number > 0. Received: {value!r}.")
 
@@ -95,13 +96,17 @@ def build_efficientnet(
                 activation=ACTIVATION,
             )
         x = blocks.spatial_dropout(x, name=f"stage{stage}_spatial_dropout", tricks=tricks)
-    x = blocks.conv_block(x, width(TOP_FILTERS), 1, name="top_conv1", tricks=tricks, activation=ACTIVATION)
+    x = blocks.conv_block(
+        x, width(TOP_FILTERS), 1, name="top_conv1", tricks=tricks, activation=ACTIVATION
+    )
     x = blocks.global_pool(x, tricks=tricks)
     outputs = blocks.classifier_head(x, num_classes, tricks=tricks)
     return keras.Model(inputs, outputs, name="efficientnet")
 
 
-def build_efficientnet_small(input_shape, num_classes, *, tricks: Tricks | None = None) -> keras.Model:
+def build_efficientnet_small(
+    input_shape, num_classes, *, tricks: Tricks | None = None
+) -> keras.Model:
     """Build the lab's EfficientNet: B0 at width 0.5 and depth 0.5, stride-1 stem.
 
     Args:

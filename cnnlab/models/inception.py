@@ -15,7 +15,8 @@ Network-in-Network's idea used for economy.
 convolution, 3x3/2 max pool, 1x1 and 3x3 convolutions, 3x3/2 max pool), modules 3a-3b, a
 max pool, 4a-4e, a max pool, 5a-5b, global average pooling (where the trick's dropout goes;
 the paper used 40%) and the output layer. Its multiply-adds per module match the table's
-"ops" column at 224x224 (tests/test_architectures.py).
+"ops" column at 224x224 (tests/test_architectures.py), all but 5a's, whose 54M the table's
+own filter counts contradict (they give 51M).
 
 Left out: local response normalization after the stem's pool and 3x3 convolution
 (batch normalization, a lab trick, replaced it in Inception v2), and the two auxiliary

@@ -78,7 +78,9 @@ def depthwise_separable_block(x, filters: int, *, name: str, tricks: Tricks, str
     x = blocks.depthwise_conv_block(
         x, 3, strides=strides, name=f"{name}_dwconv", tricks=tricks, activation=ACTIVATION
     )
-    return blocks.conv_block(x, filters, 1, name=f"{name}_pwconv", tricks=tricks, activation=ACTIVATION)
+    return blocks.conv_block(
+        x, filters, 1, name=f"{name}_pwconv", tricks=tricks, activation=ACTIVATION
+    )
 
 
 def inverted_residual_block(
@@ -125,8 +127,12 @@ def inverted_residual_block(
         y, kernel_size, strides=strides, name=f"{name}_dwconv", tricks=tricks, activation=activation
     )
     if se_filters:
-        y = blocks.squeeze_excite(y, se_filters, name=f"{name}_se", tricks=tricks, activation=activation)
-    y = blocks.conv_block(y, filters, 1, name=f"{name}_project_conv", tricks=tricks, activation=None)
+        y = blocks.squeeze_excite(
+            y, se_filters, name=f"{name}_se", tricks=tricks, activation=activation
+        )
+    y = blocks.conv_block(
+        y, filters, 1, name=f"{name}_project_conv", tricks=tricks, activation=None
+    )
     if strides == 1 and channels == filters:
         y = keras.layers.Add(name=f"{name}_add")([x, y])
     return y
@@ -172,7 +178,7 @@ def build_mobilenet(
 
 
 def build_mobilenet_half(input_shape, num_classes, *, tricks: Tricks | None = None) -> keras.Model:
-    """Build MobileNet with width multiplier 0.5: about a quarter of the cost; see `build_mobilenet`."""
+    """Build MobileNet at width 0.5: about a quarter of the cost; see `build_mobilenet`."""
     return build_mobilenet(input_shape, num_classes, tricks=tricks, alpha=0.5)
 
 
@@ -203,14 +209,16 @@ def build_mobilenet_v2(
         inputs, make_divisible(STEM_FILTERS * alpha), 3, strides=stem_strides, name="stem_conv1",
         tricks=tricks, activation=ACTIVATION,
     )
-    for stage, (expansion, filters, repeats, first_strides) in enumerate(MOBILENET_V2_STAGES, start=1):
+    for stage, (expansion, filters, repeats, stride) in enumerate(MOBILENET_V2_STAGES, start=1):
         for index in range(1, repeats + 1):
             x = inverted_residual_block(
                 x, make_divisible(int(filters * alpha)), name=f"stage{stage}_block{index}",
-                tricks=tricks, expansion=expansion, strides=first_strides if index == 1 else 1,
+                tricks=tricks, expansion=expansion, strides=stride if index == 1 else 1,
             )
         x = blocks.spatial_dropout(x, name=f"stage{stage}_spatial_dropout", tricks=tricks)
-    top = make_divisible(MOBILENET_V2_TOP_FILTERS * alpha) if alpha > 1.0 else MOBILENET_V2_TOP_FILTERS
+    top = MOBILENET_V2_TOP_FILTERS
+    if alpha > 1.0:
+        top = make_divisible(top * alpha)
     x = blocks.conv_block(x, top, 1, name="top_conv1", tricks=tricks, activation=ACTIVATION)
     x = blocks.global_pool(x, tricks=tricks)
     outputs = blocks.classifier_head(x, num_classes, tricks=tricks)

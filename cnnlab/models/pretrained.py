@@ -37,6 +37,7 @@ from cnnlab.config import Tricks
 from cnnlab.data import keras_datasets
 from cnnlab.models import blocks
 from cnnlab.models.backbones import APPLICATION_MIN_SIZES
+from cnnlab.models.registry import validate_input_shape
 
 # Where set_trainable puts a model's trainable weights: "all" trains everything (no
 # transfer), "feature_extraction" freezes the base, "fine_tune" trains its top layers.
@@ -276,16 +277,7 @@ def _preprocessing(spec: BackboneSpec, size: tuple[int, int]) -> keras.Model:
 
 
 def _check_input_shape(name: str, input_shape) -> tuple[int, int, int]:
-    shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
-    if (
-        shape is None
-        or len(shape) != 3
-        or any(isinstance(side, bool) or not isinstance(side, int) or side < 1 for side in shape)
-    ):
-        raise ValueError(
-            f"Invalid `input_shape` for '{name}'. Expected (height, width, channels), three "
-            f"positive whole numbers such as (32, 32, 3). Received: {input_shape!r}."
-        )
+    shape = validate_input_shape(name, input_shape)
     if shape[2] not in (1, 3):
         raise ValueError(
             f"'{name}' takes grayscale or RGB images. Expected 1 or 3 channels. Received: "

@@ -387,7 +387,7 @@ def build_model(
     return builder(input_shape, num_classes, tricks=tricks)
 
 
-def _check_input_shape(info: ArchitectureInfo, input_shape) -> tuple[int, int, int]:
+def validate_input_shape(name: str, input_shape) -> tuple[int, int, int]:
     """Return `input_shape` as a tuple of three ints, or raise a ValueError saying why not."""
     shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
     if (
@@ -396,9 +396,15 @@ def _check_input_shape(info: ArchitectureInfo, input_shape) -> tuple[int, int, i
         or any(isinstance(side, bool) or not isinstance(side, int) or side < 1 for side in shape)
     ):
         raise ValueError(
-            f"Invalid `input_shape` for '{info.name}'. Expected (height, width, channels), "
+            f"Invalid `input_shape` for '{name}'. Expected (height, width, channels), "
             f"three positive whole numbers such as (28, 28, 1). Received: {input_shape!r}."
         )
+    return shape
+
+
+def _check_input_shape(info: ArchitectureInfo, input_shape) -> tuple[int, int, int]:
+    """`validate_input_shape`, plus the architecture's smallest image side."""
+    shape = validate_input_shape(info.name, input_shape)
     height, width, _ = shape
     if min(height, width) < info.min_input_size:
         size = info.min_input_size

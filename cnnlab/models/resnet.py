@@ -4,8 +4,8 @@ Paper: K. He, X. Zhang, S. Ren and J. Sun, "Deep Residual Learning for Image Rec
 CVPR 2016 (arXiv:1512.03385).
 
 A residual block learns F(x) and outputs relu(F(x) + x): the identity shortcut carries the
-signal and the gradient past the block unchanged, so adding blocks cannot make the network
-worse than a shallower one. The paper's "plain" networks are the same stacks without the
+signal and the gradient past the block unchanged, and a block that has nothing to add
+only needs to learn F = 0, which is easier than learning the identity. The paper's "plain" networks are the same stacks without the
 shortcuts; past about 20 layers they train *worse* the deeper they get (the degradation
 problem, the paper's Figure 1), which `residual=False` lets a class watch.
 
@@ -22,7 +22,7 @@ Two layouts, both from the paper:
   BN on the shortcut wherever the shape changes (option B). With batch normalization on,
   ResNet-34 for 10 classes has 21,306,826 parameters (21,797,672 trainable for 1,000
   classes, as torchvision counts) and ResNet-50 has 25,557,032 trainable for 1,000. Its
-  plain twin has no projections, so it is smaller by those (about 0.7M for plain-34).
+  plain twin has no projections, so it is smaller by those (175,616 for plain-34).
   A bottleneck block strides in its first 1x1 convolution, as the paper's code and
   keras.applications do: 3.8 billion multiply-adds for ResNet-50 at 224 px, the paper's
   figure (torchvision's "v1.5" strides in the 3x3 instead: same parameters, 4.1 billion).
@@ -153,7 +153,9 @@ def residual_block(
             defaults to True.
         activation: the architecture's activation function; defaults to "relu".
     """
-    skip = _shortcut(x, filters, strides, name=name, tricks=tricks, kind=shortcut) if residual else None
+    skip = None
+    if residual:
+        skip = _shortcut(x, filters, strides, name=name, tricks=tricks, kind=shortcut)
     y = blocks.conv_block(
         x, filters, 3, strides=strides, name=f"{name}_conv1", tricks=tricks, activation=activation
     )
@@ -189,10 +191,9 @@ def bottleneck_block(
         activation: the architecture's activation function; defaults to "relu".
     """
     outputs = BOTTLENECK_EXPANSION * filters
-    skip = (
-        _shortcut(x, outputs, strides, name=name, tricks=tricks, kind="projection")
-        if residual else None
-    )
+    skip = None
+    if residual:
+        skip = _shortcut(x, outputs, strides, name=name, tricks=tricks, kind="projection")
     y = blocks.conv_block(
         x, filters, 1, strides=strides, name=f"{name}_conv1", tricks=tricks, activation=activation
     )
