@@ -9,9 +9,6 @@ once (`urlretrieve` and the reachability probe are patched), so no test touches 
 
 import gzip
 import os
-import shutil
-import stat
-import urllib.error
 from pathlib import Path
 
 import numpy as np
@@ -20,35 +17,16 @@ import pytest
 from cnnlab.data import DatasetUnavailableError, get_info, keras_datasets, load_dataset
 from cnnlab.data.cache import DATA_CACHE
 from cnnlab.data.keras_datasets import CACHE_FILES, CLASS_NAMES, keras_cache_folder
+from tests.keras_home import NO_NETWORK, offline_keras_home
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-NO_NETWORK = "OSError: no network in tests"
 
 
 @pytest.fixture
 def keras_home(tmp_path, monkeypatch):
     """A writable copy of shared/data/keras as Keras' home, with downloads failing at once."""
     pytest.importorskip("keras")
-    from keras.src.backend import config
-    from keras.src.utils import file_utils
-
-    home = tmp_path / "keras_home"
-    if (SHARED / "keras").is_dir():
-        shutil.copytree(SHARED / "keras", home)
-    (home / "datasets").mkdir(parents=True, exist_ok=True)
-    for folder, _, files in os.walk(home):  # The shared files are read-only.
-        for entry in [folder, *(os.path.join(folder, name) for name in files)]:
-            os.chmod(entry, os.stat(entry).st_mode | stat.S_IWUSR)
-    monkeypatch.setenv("KERAS_HOME", str(home))
-    monkeypatch.setattr(config, "_KERAS_DIR", str(home))
-    downloads = []
-
-    def no_download(url, target, *args, **kwargs):
-        downloads.append((url, target))
-        raise urllib.error.URLError("no network in tests")
-
-    monkeypatch.setattr(file_utils, "urlretrieve", no_download)
-    monkeypatch.setattr(keras_datasets, "probe_download", lambda url: NO_NETWORK)
+    home, downloads = offline_keras_home(tmp_path, monkeypatch, copy_from=SHARED / "keras")
     # Keras data sets are cached per process: start and end each test without them.
     DATA_CACHE.clear()
     yield home, downloads

@@ -18,9 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
-import stat
-import urllib.error
 from pathlib import Path
 
 import keras
@@ -55,9 +52,9 @@ from cnnlab.training.transfer import (
     plan_phases,
 )
 from tests.apptest import fresh_resources  # noqa: F401  (fixture)
+from tests.keras_home import NO_NETWORK, offline_keras_home
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-NO_NETWORK = "OSError: no network in tests"
 
 # Parameters of each backbone without its top (include_top=False), as published with
 # keras.applications and in the papers' reference implementations.
@@ -75,22 +72,7 @@ BASE_PARAMETERS = {
 @pytest.fixture
 def keras_home(tmp_path, monkeypatch):
     """An empty Keras home with downloads failing at once; yields (home, downloads)."""
-    from keras.src.backend import config
-    from keras.src.utils import file_utils
-
-    home = tmp_path / "keras_home"
-    (home / "models").mkdir(parents=True)
-    monkeypatch.setenv("KERAS_HOME", str(home))
-    monkeypatch.setattr(config, "_KERAS_DIR", str(home))
-    downloads = []
-
-    def no_download(url, target, *args, **kwargs):
-        downloads.append((url, target))
-        raise urllib.error.URLError("no network in tests")
-
-    monkeypatch.setattr(file_utils, "urlretrieve", no_download)
-    monkeypatch.setattr(keras_datasets, "probe_download", lambda url: NO_NETWORK)
-    return home, downloads
+    return offline_keras_home(tmp_path, monkeypatch)
 
 
 def _run(manager, config, timeout=300):
@@ -420,18 +402,9 @@ def test_a_schedule_goes_on_where_the_last_phase_left_it():
 @pytest.fixture
 def fashion_home(tmp_path, monkeypatch):
     """A writable copy of shared/data/keras as Keras' home (Fashion-MNIST, offline)."""
-    from keras.src.backend import config
-
     if not (SHARED / "keras" / "datasets" / "fashion-mnist").is_dir():
         pytest.skip("shared/data/keras holds no Fashion-MNIST")
-    home = tmp_path / "keras_home"
-    shutil.copytree(SHARED / "keras", home)
-    for folder, _, files in os.walk(home):  # the shared files are read-only
-        for entry in [folder, *(os.path.join(folder, name) for name in files)]:
-            os.chmod(entry, os.stat(entry).st_mode | stat.S_IWUSR)
-    monkeypatch.setenv("KERAS_HOME", str(home))
-    monkeypatch.setattr(config, "_KERAS_DIR", str(home))
-    monkeypatch.setattr(keras_datasets, "probe_download", lambda url: NO_NETWORK)
+    home, _ = offline_keras_home(tmp_path, monkeypatch, copy_from=SHARED / "keras")
     DATA_CACHE.clear()
     yield home
     DATA_CACHE.clear()
