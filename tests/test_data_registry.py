@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from cnnlab.data import DATASETS, DatasetInfo, dataset_names, get_info, planned_train_count
+from cnnlab.data import (
+    DATASETS,
+    DatasetInfo,
+    dataset_names,
+    get_info,
+    planned_train_count,
+)
 
 EXPECTED = {
     # name: (native, default, channels, classes, pool, test, needs_download)

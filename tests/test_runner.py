@@ -106,16 +106,16 @@ def test_runs_past_the_limit_queue_and_then_run(store, tiny_config):
 
 
 def test_a_failing_run_is_marked_failed_and_leaves_the_others_training(manager, store, tiny_config, monkeypatch):
-    import cnnlab.training.job as job
+    import cnnlab.training.transfer as transfer
 
-    real = job.build_model
+    real = transfer.build_model
 
     def build_or_fail(architecture, input_shape, num_classes, *, tricks):
         if tricks.dropout_rate == 0.3:  # the one run we break
             raise RuntimeError("simulated failure while building the model")
         return real(architecture, input_shape, num_classes, tricks=tricks)
 
-    monkeypatch.setattr(job, "build_model", build_or_fail)
+    monkeypatch.setattr(transfer, "build_model", build_or_fail)
     good = manager.submit(tiny_config)
     bad = manager.submit(tiny_config.with_overrides({"tricks.dropout_rate": 0.3}))
     failed = manager.wait(bad, timeout=120)

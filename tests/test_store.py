@@ -16,7 +16,13 @@ import pytest
 
 from cnnlab import store as store_module
 from cnnlab.store import (
-    ACTIVE_STATUSES, STATUSES, TERMINAL_STATUSES, MetricRow, RunRecord, RunStore, default_home,
+    ACTIVE_STATUSES,
+    STATUSES,
+    TERMINAL_STATUSES,
+    MetricRow,
+    RunRecord,
+    RunStore,
+    default_home,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

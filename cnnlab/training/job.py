@@ -20,7 +20,6 @@ import threading
 
 from cnnlab.config import ExperimentConfig
 from cnnlab.data import load_dataset
-from cnnlab.models import build_model
 from cnnlab.training.device import configure_tensorflow
 
 # keras.utils.set_random_seed sets process-wide seeds; building under a lock keeps one
@@ -63,7 +62,7 @@ def _train(store, run_id, config, stop_event):
     steps = math.ceil(len(data.x_train) / config.batch_size)
     with _seed_lock:
         keras.utils.set_random_seed(config.seed)
-        built, phases = build_run_model(config, data, store, build_model=build_model)
+        built, phases = build_run_model(config, data, store)
         model = wrap(built)
         train = make_training_dataset(
             data.x_train, data.y_train, num_classes=data.num_classes, batch_size=config.batch_size,

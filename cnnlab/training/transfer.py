@@ -22,7 +22,7 @@ import keras
 
 from cnnlab.config import ExperimentConfig, Tricks
 from cnnlab.data import DATASETS
-from cnnlab.models import blocks
+from cnnlab.models import blocks, build_model
 from cnnlab.models.backbones import is_backbone
 from cnnlab.models.pretrained import build_transfer_model, set_trainable
 
@@ -133,8 +133,7 @@ def check_transfer(config: ExperimentConfig, store) -> None:
         raise ValueError(_shape_mismatch(run_id, expected, received))
 
 
-def build_run_model(config: ExperimentConfig, data, store, *, build_model=None
-                    ) -> tuple[keras.Model, list[Phase]]:
+def build_run_model(config: ExperimentConfig, data, store) -> tuple[keras.Model, list[Phase]]:
     """The uncompiled model a run of `config` starts from, and the phases it trains in.
 
     Which model: with `transfer.start_from_run`, that run's saved model with a new head
@@ -146,8 +145,6 @@ def build_run_model(config: ExperimentConfig, data, store, *, build_model=None
         config: the experiment.
         data: the loaded Dataset (its input shape and number of classes).
         store: the RunStore, where a start run's model is kept.
-        build_model: the registry's builder, for runs from scratch; defaults to None,
-            i.e. `cnnlab.models.build_model`.
     """
     check_transfer(config, store)
     phases = plan_phases(config)
@@ -161,8 +158,6 @@ def build_run_model(config: ExperimentConfig, data, store, *, build_model=None
         model = build_transfer_model(config.architecture, data.input_shape, data.num_classes,
                                      tricks=config.tricks, weights=transfer.weights)
     else:
-        if build_model is None:
-            from cnnlab.models import build_model
         model = build_model(config.architecture, data.input_shape, data.num_classes,
                             tricks=config.tricks)
     phases[0].apply(model)
