@@ -19,10 +19,16 @@ the paper used 40%) and the output layer. Its multiply-adds per module match the
 own filter counts contradict (they give 51M).
 
 Left out: local response normalization after the stem's pool and 3x3 convolution
-(batch normalization, a lab trick, replaced it in Inception v2), and the two auxiliary
-classifiers on 4a and 4d, which the paper used only during training to push gradient into
-the middle of the network: the lab's trainer expects one output, and the paper found their
-effect small (about 0.5%).
+(batch normalization, a lab trick, replaced it in Inception v2).
+
+Auxiliary classifiers (`auxiliary=True`, the "inception_aux" architecture): small heads on
+the outputs of 4a (and 4d, in the paper's stages) whose losses, weighted by 0.3, are added
+during training to push gradient into the middle of the network; at inference they are
+discarded (the lab's train step, cnnlab.training.train_step, does both). Each is the
+paper's: a 5x5/3 average pool, a 1x1 convolution with 128 filters, a dense layer of 1024
+ReLU units (256 in the scaled network), 70% dropout and a softmax. The paper found their
+effect small (about 0.5%); the per-layer gradient view shows what they do to the lower
+layers' gradients.
 
 Scaled for the lab's small images (`STAGES`, `stem="small"`): one 3x3 convolution with
 64 filters and a 3x3/2 max pool as the stem, then modules with half the filters of the
@@ -58,6 +64,8 @@ STAGES = (
 )
 # Filters of the small stem's 3x3 convolution.
 SMALL_STEM_FILTERS = 64
+# Auxiliary classifiers follow these modules (the paper's 4a and 4d).
+AUX_AFTER = ("4a", "4d")
 
 
 def inception_module(x, filters: tuple[int, int, int, int, int, int], *, name: str, tricks: Tricks):
@@ -92,6 +100,7 @@ def build_inception(
     tricks: Tricks | None = None,
     stages=STAGES,
     stem: str = "small",
+    auxiliary: bool = False,
 ) -> keras.Model:
     """Build an Inception network: a stem, groups of inception modules, global pooling.
 
@@ -103,6 +112,9 @@ def build_inception(
             defaults to `STAGES` (`GOOGLENET_STAGES` is the paper's).
         stem: "small" (one 3x3 convolution, a max pool) or "imagenet" (the paper's);
             defaults to "small".
+        auxiliary: add the auxiliary classifiers after the modules in `AUX_AFTER`; the
+            model's outputs are then [prediction, auxiliary predictions...]. Defaults to
+            False.
     """
     tricks = blocks.resolve_tricks(tricks)
     if stem not in ("small", "imagenet"):
@@ -121,11 +133,33 @@ def build_inception(
     else:
         x = blocks.conv_block(inputs, SMALL_STEM_FILTERS, 3, name="block1_conv1", tricks=tricks)
         x = max_pool(x, "block1_pool")
+    heads = []
     for index, modules in enumerate(stages):
         for module, filters in modules:
             x = inception_module(x, filters, name=f"inception{module}", tricks=tricks)
+            if auxiliary and module in AUX_AFTER:
+                dense = 1024 if stem == "imagenet" else 256
+                heads.append(auxiliary_head(x, num_classes, dense, name=f"aux{module}", tricks=tricks))
         if index < len(stages) - 1:
             x = max_pool(x, f"block{modules[-1][0][0]}_pool")
     x = blocks.global_pool(x, tricks=tricks)
     outputs = blocks.classifier_head(x, num_classes, tricks=tricks)
-    return keras.Model(inputs, outputs, name="inception")
+    return keras.Model(inputs, [outputs, *heads] if heads else outputs, name="inception")
+
+
+def build_inception_aux(input_shape, num_classes: int, *, tricks: Tricks | None = None) -> keras.Model:
+    """The scaled Inception network with its auxiliary classifier (see `build_inception`)."""
+    return build_inception(input_shape, num_classes, tricks=tricks, auxiliary=True)
+
+
+def auxiliary_head(x, num_classes: int, units: int, *, name: str, tricks: Tricks):
+    """GoogLeNet's auxiliary classifier: 5x5/3 average pool, 1x1 conv (128), dense
+    (`units`, ReLU), 70% dropout, softmax. Layers are named "<name>_pool" ... "<name>_predictions"."""
+    x = keras.layers.AveragePooling2D(5, strides=3, padding="same", name=f"{name}_pool")(x)
+    x = blocks.conv_block(x, 128, 1, name=f"{name}_conv", tricks=tricks)
+    x = blocks.flatten(x, name=f"{name}_flatten")
+    x = keras.layers.Dense(units, activation="relu", name=f"{name}_fc",
+                           kernel_initializer=blocks.kernel_initializer(tricks),
+                           kernel_regularizer=blocks.kernel_regularizer(tricks))(x)
+    x = keras.layers.Dropout(0.7, name=f"{name}_dropout")(x)
+    return blocks.classifier_head(x, num_classes, tricks=tricks, name=f"{name}_predictions")

@@ -168,6 +168,20 @@ ARCHITECTURES: dict[str, ArchitectureInfo] = {
             min_input_size=8,
         ),
         ArchitectureInfo(
+            name="inception_aux",
+            title="Inception / GoogLeNet with auxiliary classifier",
+            description=(
+                "The scaled Inception network plus GoogLeNet's auxiliary classifier on "
+                "module 4a: its loss (weight 0.3) pushes gradient into the middle layers "
+                "during training; it is dropped at inference."
+            ),
+            paper=(
+                "C. Szegedy et al., Going Deeper with Convolutions, CVPR 2015."
+            ),
+            builder="cnnlab.models.inception:build_inception_aux",
+            min_input_size=8,
+        ),
+        ArchitectureInfo(
             name="resnet8",
             title="ResNet-8 (CIFAR-style)",
             description=(

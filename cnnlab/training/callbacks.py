@@ -15,6 +15,8 @@ import time
 
 import keras
 
+from cnnlab.training.train_step import LAYER_LOGS
+
 # Keras log key -> stored name of the per-batch rows. Per-epoch rows keep Keras' names
 # ("loss", "val_accuracy", ...); per-batch rows carry the "batch/" prefix.
 BATCH_METRICS = {
@@ -94,14 +96,14 @@ class StoreCallback(keras.callbacks.Callback):
             self._flush()
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.model.stop_training and self._step < self.steps_per_epoch:
+        if not self.epoch_complete():
             # A partial epoch's means are not comparable with full epochs: keep the
             # per-batch rows, skip the epoch point.
             self._flush()
             return
         seconds = time.perf_counter() - self._epoch_start
-        logs = dict(logs or {})
-        logs.pop("batch_loss", None)
+        logs = {key: value for key, value in (logs or {}).items()
+                if key != "batch_loss" and key not in LAYER_LOGS}
         logs["epoch_time_s"] = seconds
         logs["images_per_s"] = self._step * self.batch_size / seconds if seconds else 0.0
         self.last_epoch_logs = {k: float(v) for k, v in logs.items()}
@@ -111,6 +113,16 @@ class StoreCallback(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self._flush()
+
+    # -- for the other recording callbacks ------------------------------------------------
+
+    def epoch_complete(self) -> bool:
+        """False when training stopped before the current epoch's last batch."""
+        return not (self.model.stop_training and self._step < self.steps_per_epoch)
+
+    def add_rows(self, rows) -> None:
+        """Queue metric rows (epoch, step, name, value), written with the next flush."""
+        self._rows.extend(rows)
 
     # -- internals -----------------------------------------------------------------------
 

@@ -46,6 +46,7 @@ def _train(store, run_id, config, stop_event):
     from cnnlab.augment import make_eval_dataset, make_training_dataset
     from cnnlab.schedules import schedule_callbacks
     from cnnlab.training.callbacks import StoreCallback
+    from cnnlab.training.insight_callback import InsightCallback, record_interval
     from cnnlab.training.optimizers import make_optimizer
     from cnnlab.training.train_step import wrap
     from cnnlab.training.transfer import (
@@ -74,6 +75,11 @@ def _train(store, run_id, config, stop_event):
                                        batch_size=evaluation)
     recorder = StoreCallback(store, run_id, epochs=config.epochs, steps_per_epoch=steps,
                              batch_size=config.batch_size, stop_event=stop_event)
+    # The insight callback validates each epoch itself (see its module) and comes first.
+    insight = InsightCallback(
+        recorder, validation=None if validation is None else (validation, data.y_val),
+        probe=data.x_val if len(data.x_val) else data.x_train,
+        record_every=record_interval(config.epochs, steps))
     # Early stopping watches each phase on its own (Keras resets it when a fit begins): a
     # head that stops improving ends phase 1 early, and fine-tuning follows at once.
     early = _early_stopping(config)
@@ -97,11 +103,11 @@ def _train(store, run_id, config, stop_event):
             loss="categorical_crossentropy",
             metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
         )
-        callbacks = [recorder, *schedule_callbacks(settings)]
+        callbacks = [insight, recorder, *schedule_callbacks(settings)]
         if early is not None:
             callbacks.append(early)
         history = model.fit(train, initial_epoch=phase.initial_epoch, epochs=phase.epochs,
-                            validation_data=validation, shuffle=False, verbose=0,
+                            shuffle=False, verbose=0,
                             callbacks=callbacks)  # the data set shuffles itself, seeded
         done = history.epoch[-1] + 1 if history.epoch else phase.initial_epoch
 

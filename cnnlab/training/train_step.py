@@ -1,9 +1,20 @@
 """The lab's instrumented train step: Keras' own step, plus what the lab plots per batch.
 
 Why a subclass: Keras reports running means over the epoch, but the lectures' noisy
-per-batch loss needs the loss of each batch, and the learning rate actually used needs the
-optimizer's value at that step. Both come from tensors the step already has, so recording
-them costs no extra forward or backward pass.
+per-batch loss needs the loss of each batch, the learning rate actually used needs the
+optimizer's value at that step, and the per-layer gradient magnitudes that explain
+vanishing gradients need the gradients themselves. All come from tensors the step already
+has, so recording them costs no extra forward or backward pass.
+
+Per layer (every trainable kernel, input to output; see `tracked_kernels`) the step
+returns three vectors: the L2 norm of the kernel's gradient, of the kernel itself, and of
+the update the optimizer applied to it divided by the kernel's norm (Karpathy's
+update-to-weight ratio, about 1e-3 when the learning rate is right).
+
+Auxiliary classifiers (GoogLeNet's): a model with more than one output treats the first as
+the prediction and the others as auxiliary heads whose losses are added, weighted by
+`AUX_LOSS_WEIGHT` (the paper's 0.3), during training only; evaluation and prediction see
+the first output alone.
 """
 
 from __future__ import annotations
@@ -14,18 +25,46 @@ from keras.src import tree
 from keras.src.losses import loss as loss_module
 from keras.src.trainers.data_adapters import data_adapter_utils
 
+# Keys of the per-layer vectors in the step's logs -> the stored metric prefix.
+LAYER_LOGS = {
+    "layer_grad_norm": "grad_norm",
+    "layer_weight_norm": "weight_norm",
+    "layer_update_ratio": "update_ratio",
+}
+# GoogLeNet weighted each auxiliary classifier's loss by 0.3 (Szegedy et al., 2015, sec. 5).
+AUX_LOSS_WEIGHT = 0.3
+KERNEL_NAMES = ("kernel", "depthwise_kernel", "pointwise_kernel", "embeddings")
+
+
+def tracked_kernels(model: keras.Model) -> list[tuple[str, keras.Variable]]:
+    """(layer name, kernel) of every trainable kernel, in the order layers were built.
+
+    Biases, batch-norm scales and the like are left out: the lectures' per-layer picture is
+    of the weight matrices. The name is the variable's path without its last part
+    ("fc1/kernel" gives "fc1"; a pretrained base's layers keep the base's prefix).
+    """
+    tracked = []
+    for variable in model.trainable_weights:
+        if variable.name in KERNEL_NAMES:
+            layer, _, _ = variable.path.rpartition("/")
+            tracked.append((layer or variable.name, variable))
+    return tracked
+
 
 @keras.saving.register_keras_serializable(package="cnnlab")
 class LabModel(keras.Model):
-    """A functional model whose train step also returns `batch_loss` and `learning_rate`."""
+    """A functional model whose train step also returns per-batch and per-layer figures."""
 
     def train_step(self, data):
         x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
-            y_pred = self(x, training=True)
+            y_pred, auxiliary = _split_outputs(self(x, training=True))
             loss = self._compute_loss(
                 x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
             )
+            for aux_pred in auxiliary:
+                aux_loss = keras.losses.categorical_crossentropy(y, aux_pred)
+                loss = loss + AUX_LOSS_WEIGHT * tf.reduce_mean(aux_loss)
             unscaled = loss_module.unscale_loss_for_distribution(loss)
             batch = tf.shape(next(i for i in tree.flatten(x) if i is not None))[0]
             self._loss_tracker.update_state(unscaled, sample_weight=batch)
@@ -34,11 +73,52 @@ class LabModel(keras.Model):
         rate = tf.identity(tf.cast(self.optimizer.learning_rate, "float32"))
         weights = self.trainable_weights
         gradients = tape.gradient(scaled, weights)
+        kernels = [variable for _, variable in tracked_kernels(self)]
+        by_variable = {id(v): g for v, g in zip(weights, gradients)}
+        before = [tf.identity(kernel) for kernel in kernels]
         self.optimizer.apply_gradients(zip(gradients, weights))
         logs = dict(self.compute_metrics(x, y, y_pred, sample_weight=sample_weight))
         logs["batch_loss"] = unscaled
         logs["learning_rate"] = rate
+        if kernels:
+            weight_norms = tf.stack([tf.norm(old) for old in before])
+            updates = tf.stack([tf.norm(kernel - old) for kernel, old in zip(kernels, before)])
+            logs["layer_grad_norm"] = tf.stack(
+                [_norm(by_variable[id(kernel)]) for kernel in kernels])
+            logs["layer_weight_norm"] = weight_norms
+            logs["layer_update_ratio"] = tf.math.divide_no_nan(updates, weight_norms)
         return logs
+
+    def test_step(self, data):
+        x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
+        y_pred, _ = _split_outputs(self(x, training=False))
+        loss = self._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
+                                  training=False)
+        self._loss_tracker.update_state(
+            loss_module.unscale_loss_for_distribution(loss),
+            sample_weight=tf.shape(next(i for i in tree.flatten(x) if i is not None))[0],
+        )
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def predict_step(self, data):
+        x, _, _ = data_adapter_utils.unpack_x_y_sample_weight(data)
+        return _split_outputs(self(x, training=False))[0]
+
+
+def _split_outputs(outputs):
+    """(the prediction, [auxiliary predictions]) of a model's output or outputs."""
+    if isinstance(outputs, (list, tuple)):
+        return outputs[0], list(outputs[1:])
+    return outputs, []
+
+
+def _norm(gradient) -> tf.Tensor:
+    """The L2 norm of a gradient; 0 where the kernel got none (a layer cut off the loss)."""
+    if gradient is None:
+        return tf.constant(0.0)
+    if isinstance(gradient, tf.IndexedSlices):
+        gradient = tf.convert_to_tensor(gradient)
+    return tf.norm(tf.cast(gradient, "float32"))
 
 
 def wrap(model: keras.Model) -> LabModel:
