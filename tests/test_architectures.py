@@ -385,3 +385,24 @@ def test_invalid_configurations(build, message):
     with pytest.raises(ValueError) as error:
         build()
     assert str(error.value).startswith(message)
+
+
+def test_googlenet_auxiliary_classifiers_follow_the_paper():
+    """Section 5: on 4a and 4d, a 5x5/3 average pool gives 4x4x512 and 4x4x528 maps, then
+    a 1x1 convolution with 128 filters, 1024 ReLU units, 70% dropout and the softmax."""
+    model = inception.build_inception((224, 224, 3), 1000, stages=inception.GOOGLENET_STAGES,
+                                      stem="imagenet", auxiliary=True)
+    assert model.output_names == ["predictions", "aux4a_predictions", "aux4d_predictions"]
+    for head, channels in (("aux4a", 512), ("aux4d", 528)):
+        assert model.get_layer(f"{head}_pool").output.shape[1:] == (4, 4, channels)
+        assert model.get_layer(f"{head}_conv").count_params() == channels * 128 + 128
+        assert model.get_layer(f"{head}_fc").count_params() == 4 * 4 * 128 * 1024 + 1024
+        assert model.get_layer(f"{head}_dropout").rate == 0.7
+        assert model.get_layer(f"{head}_predictions").output.shape[1:] == (1000,)
+    plain = inception.build_inception((224, 224, 3), 1000, stages=inception.GOOGLENET_STAGES,
+                                      stem="imagenet")
+    # The heads add parameters but leave the main network as it was.
+    assert model.count_params() - plain.count_params() == sum(
+        c * 128 + 128 + 2048 * 1024 + 1024 + 1024 * 1000 + 1000 for c in (512, 528))
+    scaled = build_model("inception_aux", (16, 16, 1), 10)
+    assert [layer.name for layer in scaled.layers if layer.name.endswith("_predictions")] == ["aux4a_predictions"]

@@ -155,7 +155,10 @@ def build_inception_aux(input_shape, num_classes: int, *, tricks: Tricks | None 
 def auxiliary_head(x, num_classes: int, units: int, *, name: str, tricks: Tricks):
     """GoogLeNet's auxiliary classifier: 5x5/3 average pool, 1x1 conv (128), dense
     (`units`, ReLU), 70% dropout, softmax. Layers are named "<name>_pool" ... "<name>_predictions"."""
-    x = keras.layers.AveragePooling2D(5, strides=3, padding="same", name=f"{name}_pool")(x)
+    # The paper's 14x14 maps pool to 4x4 ("valid"); a scaled network's smaller maps keep
+    # at least one cell.
+    padding = "valid" if min(x.shape[1], x.shape[2]) >= 5 else "same"
+    x = keras.layers.AveragePooling2D(5, strides=3, padding=padding, name=f"{name}_pool")(x)
     x = blocks.conv_block(x, 128, 1, name=f"{name}_conv", tricks=tricks)
     x = blocks.flatten(x, name=f"{name}_flatten")
     x = keras.layers.Dense(units, activation="relu", name=f"{name}_fc",
