@@ -20,6 +20,7 @@ import operator
 import os
 import re
 import secrets
+import shutil
 import socket
 import sqlite3
 import tempfile
@@ -38,7 +39,7 @@ STATUSES = ("queued", "running", "completed", "stopped", "failed", "diverged", "
 ACTIVE_STATUSES = ("queued", "running")
 TERMINAL_STATUSES = tuple(status for status in STATUSES if status not in ACTIVE_STATUSES)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_NAME = "cnnlab.sqlite3"
 # Other writers (threads of other stores, other processes) hold the write lock for
 # milliseconds; waiting this long means something is really wrong.
@@ -78,6 +79,11 @@ _SCHEMA = (
     )""",
     "CREATE INDEX metrics_by_run ON metrics (run_id, id)",
 )
+# Version 2: reading some metrics of many runs (the Compare page's epoch curves) must not
+# scan every per-layer row of each run.
+_MIGRATIONS = {
+    2: ("CREATE INDEX IF NOT EXISTS metrics_by_run_name ON metrics (run_id, name, id)",),
+}
 _RUN_COLUMNS = ("run_id, name, config_json, status, created_at, started_at, finished_at, "
                 "device, owner, progress_json, final_metrics_json, error, updated_at")
 _RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
@@ -308,6 +314,26 @@ class RunStore:
                     changed.append(run_id)
         return changed
 
+    def delete_run(self, run_id: str) -> None:
+        """Delete a finished run: its row, its metrics and its folder of artifacts.
+
+        An active run is refused (stop it first: its thread would write on). The rows go
+        first, in one transaction, so a crash midway leaves at worst an orphan folder,
+        never a listed run without its files.
+        """
+        record = self.get_run(run_id)
+        if record is None:
+            raise self._unknown_run(run_id)
+        if record.is_active:
+            raise ValueError(
+                f"Run {run_id} is {record.status}. Expected a finished run. Stop it first, "
+                "then delete it.")
+        with self._write() as conn:
+            conn.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
+            conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+        _claimed_runs.discard(run_id)
+        shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
+
     # -- metrics -------------------------------------------------------------------------
 
     def add_metrics(self, run_id: str, rows: Iterable[tuple[int, int, str, float]]) -> None:
@@ -345,6 +371,26 @@ class RunStore:
             sql += f" AND name IN ({', '.join('?' * len(names))})"
             params += list(names)
         rows = self._conn().execute(sql + " ORDER BY id", params).fetchall()
+        return [MetricRow(i, epoch, step, name, math.nan if value is None else value, t)
+                for i, epoch, step, name, value, t in rows]
+
+    def latest_with_prefix(self, run_id: str, prefix: str) -> list[MetricRow]:
+        """The rows named `prefix`... of the last (epoch, step) that has any, in write order:
+        e.g. the per-layer gradient norms of the last recorded step ("grad_norm/")."""
+        if not prefix or not isinstance(prefix, str):
+            raise ValueError(f"Invalid `prefix`. Expected a non-empty str such as 'grad_norm/'. "
+                             f"Received: {prefix!r}.")
+        # A name range, not LIKE, so the (run_id, name, id) index serves it.
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        where = "run_id = ? AND name >= ? AND name < ?"
+        conn = self._conn()
+        last = conn.execute(f"SELECT epoch, step FROM metrics WHERE {where} ORDER BY id DESC LIMIT 1",
+                            (run_id, prefix, upper)).fetchone()
+        if last is None:
+            return []
+        rows = conn.execute(
+            f"SELECT id, epoch, step, name, value, time FROM metrics WHERE {where}"
+            " AND epoch = ? AND step = ? ORDER BY id", (run_id, prefix, upper, *last)).fetchall()
         return [MetricRow(i, epoch, step, name, math.nan if value is None else value, t)
                 for i, epoch, step, name, value, t in rows]
 
@@ -457,7 +503,11 @@ class RunStore:
             if version == 0:
                 for statement in _SCHEMA:
                     conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                version = 1
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[step]:
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _update_run(self, conn: sqlite3.Connection, run_id: str, assignments: str,
                     params: tuple) -> None:

@@ -1,0 +1,167 @@
+"""Side-by-side comparison of stored runs: the runs table, curves, deltas, diffs, seed bands.
+
+Why its own reader: the Compare page shows many runs at once and must render in about a
+second, so it reads only the per-epoch rows it plots (one indexed query per run) and the
+last recorded per-layer gradient profile, never a run's thousands of per-batch rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from cnnlab.config import ExperimentConfig
+
+EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
+
+
+def flatten(config: Mapping, prefix: str = "") -> dict:
+    """A nested config dict as {"tricks.dropout_rate": 0.5, ...}."""
+    flat = {}
+    for key, value in config.items():
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def config_diff(configs: Mapping[str, Mapping]) -> pd.DataFrame:
+    """Only the fields whose values differ between the runs: a row per dotted field, a
+    column per run (keys of `configs`), in config order. Empty when all agree."""
+    flats = {run: flatten(config) for run, config in configs.items()}
+    fields = list(dict.fromkeys(field for flat in flats.values() for field in flat))
+    differing = [field for field in fields
+                 if len({json.dumps(flat.get(field), sort_keys=True) for flat in flats.values()}) > 1]
+    table = pd.DataFrame({run: [_show(flat.get(field)) for field in differing]
+                          for run, flat in flats.items()}, index=pd.Index(differing, name="field"))
+    return table
+
+
+def epoch_curves(store, run_ids: Iterable[str], metrics: Sequence[str] = EPOCH_METRICS) -> dict[str, pd.DataFrame]:
+    """Per run, its per-epoch table (index epoch, a column per metric present)."""
+    curves = {}
+    for run_id in run_ids:
+        rows = store.metrics(run_id, names=list(metrics))
+        frame = pd.DataFrame([(row.epoch, row.name, row.value) for row in rows],
+                             columns=["epoch", "name", "value"])
+        if frame.empty:
+            curves[run_id] = pd.DataFrame()
+            continue
+        frame = frame.drop_duplicates(["epoch", "name"], keep="last")
+        table = frame.pivot(index="epoch", columns="name", values="value").sort_index()
+        table.columns.name = None
+        curves[run_id] = table
+    return curves
+
+
+def runs_table(records, curves: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per run: what it was (data, network, key tricks) and how it did."""
+    rows = []
+    for record in records:
+        config = ExperimentConfig.from_dict(record.config) if _valid(record.config) else None
+        curve = curves.get(record.run_id, pd.DataFrame())
+        val_acc = curve["val_accuracy"].dropna() if "val_accuracy" in curve else pd.Series(dtype=float)
+        val_loss = curve["val_loss"].dropna() if "val_loss" in curve else pd.Series(dtype=float)
+        rows.append({
+            "run": record.run_id,
+            "name": record.name,
+            "status": record.status,
+            "dataset": record.config.get("dataset"),
+            "architecture": record.config.get("architecture"),
+            "tricks": key_tricks(config) if config else "",
+            "seed": record.config.get("seed"),
+            "epochs": int(curve.index.max()) if len(curve) else 0,
+            "best val accuracy": val_acc.max() if len(val_acc) else np.nan,
+            "final val accuracy": val_acc.iloc[-1] if len(val_acc) else np.nan,
+            "best val loss": val_loss.min() if len(val_loss) else np.nan,
+            "final val loss": val_loss.iloc[-1] if len(val_loss) else np.nan,
+            "duration s": record.duration_s,
+            "created": pd.Timestamp(record.created_at, unit="s"),
+        })
+    return pd.DataFrame(rows)
+
+
+def key_tricks(config: ExperimentConfig) -> str:
+    """The tricks that are on, in a few words: "dropout 0.5 · BN · L2 1e-4 · aug"."""
+    tricks = config.tricks
+    parts = [f"{config.optimizer} {config.learning_rate:g}"]
+    if tricks.dropout_rate:
+        parts.append(f"dropout {tricks.dropout_rate:g}")
+    if tricks.batch_norm:
+        parts.append("BN")
+    if tricks.l1:
+        parts.append(f"L1 {tricks.l1:g}")
+    if tricks.l2:
+        parts.append(f"L2 {tricks.l2:g}")
+    if tricks.activation:
+        parts.append(tricks.activation)
+    if tricks.initializer:
+        parts.append(tricks.initializer)
+    if config.augmentation.enabled:
+        parts.append("aug")
+    if config.schedule.kind != "constant":
+        parts.append(config.schedule.kind)
+    return " · ".join(parts)
+
+
+def overlay(curves: Mapping[str, pd.DataFrame], metric: str) -> pd.DataFrame:
+    """One metric of several runs side by side: index epoch, a column per run."""
+    series = {run: curve[metric] for run, curve in curves.items() if metric in curve}
+    return pd.DataFrame(series).sort_index()
+
+
+def delta(curves: Mapping[str, pd.DataFrame], metric: str, baseline: str) -> pd.DataFrame:
+    """Each run's `metric` minus the baseline run's, epoch by epoch (where both have one)."""
+    table = overlay(curves, metric)
+    if baseline not in table:
+        raise ValueError(f"The baseline run has no `{metric}` yet. Expected one of "
+                         f"{list(table.columns)}. Received: {baseline!r}. Pick another baseline.")
+    return table.drop(columns=[baseline]).sub(table[baseline], axis=0)
+
+
+def seed_groups(records) -> dict[str, list[str]]:
+    """Runs that differ only in their seed, grouped: {label: [run ids]}, groups of 2+ only."""
+    groups: dict[str, list[str]] = {}
+    labels: dict[str, str] = {}
+    for record in records:
+        config = dict(record.config)
+        config.pop("seed", None)
+        key = json.dumps(config, sort_keys=True)
+        groups.setdefault(key, []).append(record.run_id)
+        labels.setdefault(key, record.name.split(" · seed ")[0] if record.name else record.run_id)
+    return {labels[key]: runs for key, runs in groups.items() if len(runs) > 1}
+
+
+def seed_band(curves: Mapping[str, pd.DataFrame], run_ids: Sequence[str], metric: str) -> pd.DataFrame:
+    """Mean, standard deviation and count of `metric` over the runs, epoch by epoch."""
+    table = overlay({run: curves[run] for run in run_ids if run in curves}, metric)
+    return pd.DataFrame({"mean": table.mean(axis=1), "std": table.std(axis=1, ddof=1),
+                         "count": table.count(axis=1)})
+
+
+def gradient_profile(store, run_id: str) -> pd.Series:
+    """The per-layer gradient norms of the run's last recorded step, input to output."""
+    rows = store.latest_with_prefix(run_id, "grad_norm/")
+    return pd.Series([row.value for row in rows],
+                     index=[row.name.removeprefix("grad_norm/") for row in rows], dtype="float64")
+
+
+def _valid(config: Mapping) -> bool:
+    try:
+        ExperimentConfig.from_dict(dict(config))
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def _show(value):
+    """A config value as one table cell: lists and None shown as text."""
+    if value is None:
+        return "—"
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value)
+    return value
