@@ -9,6 +9,7 @@ from ui.experiment_form import experiment_form, load_augmentation, load_into_for
 from ui.layout import page_setup
 from ui.resources import device_name, job_manager
 from ui.run_panel import show_run
+from ui.share_controls import linked_config, share_and_import
 
 page_setup("Train")
 st.title("Train")
@@ -16,33 +17,47 @@ st.caption(f"Runs train in the background on **{device_name()}**; leave or reloa
            "and the run goes on.")
 
 # Streamlit forgets the widgets of a page one leaves: coming back, the form is refilled
-# from the last draft. Then a config to start from, or a pipeline from the Augment page.
+# from a shared link or else the last draft. Then a config to start from, or a pipeline
+# from the Augment page.
 if "train_dataset" not in st.session_state:
-    load_into_form(st.session_state.get("train_draft") or ExperimentConfig())
+    load_into_form(linked_config() or st.session_state.get("train_draft") or ExperimentConfig())
 if "train_load_config" in st.session_state:
     load_into_form(st.session_state.pop("train_load_config"))
 if "train_augmentation" in st.session_state:
     load_augmentation(st.session_state.pop("train_augmentation"))
     st.toast("Augmentation pipeline loaded from the Augment page.")
 
+
+def _start(config: ExperimentConfig) -> bool:
+    """Queue a run of `config` and show it; a config that cannot run shows why."""
+    try:
+        run_id = job_manager().submit(config)
+    except ValueError as error:
+        st.error(str(error), icon=":material/error:")
+        return False
+    st.session_state["train_run_id"] = run_id
+    st.query_params["run"] = run_id
+    return True
+
+
 form_column, run_column = st.columns([2, 3], gap="large")
 with form_column:
     with st.container(border=True):
         values = experiment_form()
+        draft = None
         try:
-            st.session_state["train_draft"] = ExperimentConfig.from_dict(values)
+            draft = st.session_state["train_draft"] = ExperimentConfig.from_dict(values)
         except ValueError:
             pass  # an unfinished draft; pressing Train shows why it is invalid
         submitted = st.button("Train", type="primary", icon=":material/play_arrow:", width="stretch")
+        share_and_import(draft, _start)
     if submitted:
         try:
             config = ExperimentConfig.from_dict(values)
-            run_id = job_manager().submit(config)
         except ValueError as error:
             st.error(str(error), icon=":material/error:")
         else:
-            st.session_state["train_run_id"] = run_id
-            st.query_params["run"] = run_id
+            _start(config)
 
 
 def _attached_run() -> str | None:

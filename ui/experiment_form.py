@@ -13,10 +13,25 @@ import math
 
 import streamlit as st
 
+from cnnlab.compare import flatten
 from cnnlab.config import (
-    ACTIVATIONS, DROPOUT_PLACEMENTS, FILL_MODES, INITIALIZERS, MONITORS, NORM_POSITIONS,
-    OPTIMIZERS, SCHEDULE_UNITS, SCHEDULES, AugmentationConfig, EarlyStoppingConfig,
-    ExperimentConfig, OptimizerOptions, ScheduleConfig, Tricks, field_bounds, field_help,
+    ACTIVATIONS,
+    DROPOUT_PLACEMENTS,
+    FILL_MODES,
+    INITIALIZERS,
+    MONITORS,
+    NORM_POSITIONS,
+    OPTIMIZERS,
+    SCHEDULE_UNITS,
+    SCHEDULES,
+    AugmentationConfig,
+    EarlyStoppingConfig,
+    ExperimentConfig,
+    OptimizerOptions,
+    ScheduleConfig,
+    Tricks,
+    field_bounds,
+    field_help,
 )
 from cnnlab.data import DATASETS
 from cnnlab.models.backbones import is_backbone
@@ -38,7 +53,7 @@ LABELS = {
 
 def load_into_form(config: ExperimentConfig) -> None:
     """Set every widget of the form to `config`'s values (before the widgets are drawn)."""
-    flat = _flatten(config.to_dict())
+    flat = flatten(config.to_dict())
     for name, value in flat.items():
         if value is None and name in ("tricks.activation", "tricks.initializer"):
             value = DEFAULT
@@ -56,16 +71,6 @@ def load_augmentation(augmentation: AugmentationConfig) -> None:
     """Set the form's augmentation widgets to a pipeline (one sent from the Augment page)."""
     for name, value in dataclasses.asdict(augmentation).items():
         st.session_state[f"train_augmentation_{name}"] = value
-
-
-def _flatten(data: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def _label(value) -> str:

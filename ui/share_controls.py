@@ -1,0 +1,52 @@
+"""Share the Train form as a link, or import an experiment from a JSON file."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from cnnlab.config import ExperimentConfig
+from cnnlab.share import MAX_IMPORT_BYTES, config_from_params, config_from_upload, share_url
+
+
+def linked_config() -> ExperimentConfig | None:
+    """The experiment the page's link describes, if any; an invalid link shows why."""
+    try:
+        return config_from_params(st.query_params.to_dict())
+    except ValueError as error:
+        st.error(str(error), icon=":material/link_off:")
+        return None
+
+
+def share_and_import(draft: ExperimentConfig | None, submit) -> None:
+    """A popover with the link to this experiment and a JSON import.
+
+    Args:
+        draft: the form's current experiment (None while the form is invalid).
+        submit: called with an imported config to train it at once; True if it started.
+    """
+    with st.popover("Share or import", icon=":material/share:", width="stretch"):
+        st.markdown("**Link to this experiment**: it opens the Train page with these settings.")
+        if draft is None:
+            st.caption("Fix the form's errors first.")
+        else:
+            st.code(share_url(st.context.url or "", draft), language=None, wrap_lines=True)
+        st.divider()
+        upload = st.file_uploader(
+            "Import an experiment (config JSON)", type=["json"], key="train_import_file",
+            help=f"An exported run's config.json, at most {MAX_IMPORT_BYTES // 1024} kB.")
+        if upload is None:
+            return
+        try:
+            config = config_from_upload(upload.getvalue())
+        except ValueError as error:
+            st.error(str(error), icon=":material/error:")
+            return
+        st.caption(config.summary())
+        load, train = st.columns(2)
+        if load.button("Load into form", key="train_import_load", width="stretch"):
+            st.session_state["train_load_config"] = config
+            st.rerun()
+        if train.button("Load and train", key="train_import_train", type="primary", width="stretch"):
+            if submit(config):
+                st.session_state["train_load_config"] = config
+                st.rerun()
