@@ -39,7 +39,7 @@ STATUSES = ("queued", "running", "completed", "stopped", "failed", "diverged", "
 ACTIVE_STATUSES = ("queued", "running")
 TERMINAL_STATUSES = tuple(status for status in STATUSES if status not in ACTIVE_STATUSES)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DB_NAME = "cnnlab.sqlite3"
 # Other writers (threads of other stores, other processes) hold the write lock for
 # milliseconds; waiting this long means something is really wrong.
@@ -83,9 +83,11 @@ _SCHEMA = (
 # scan every per-layer row of each run.
 _MIGRATIONS = {
     2: ("CREATE INDEX IF NOT EXISTS metrics_by_run_name ON metrics (run_id, name, id)",),
+    # Version 3: the display name of the browser session that started the run.
+    3: ("ALTER TABLE runs ADD COLUMN session TEXT NOT NULL DEFAULT ''",),
 }
 _RUN_COLUMNS = ("run_id, name, config_json, status, created_at, started_at, finished_at, "
-                "device, owner, progress_json, final_metrics_json, error, updated_at")
+                "device, owner, progress_json, final_metrics_json, error, updated_at, session")
 _RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
 
 # One writer at a time per database file within the process, shared by every RunStore
@@ -125,6 +127,7 @@ class RunRecord:
     final_metrics: dict  # {} if none
     error: str | None
     updated_at: float | None = None  # the last write to the run: its heartbeat
+    session: str = ""  # display name of the browser session that started it ("" for the CLI)
 
     @property
     def duration_s(self) -> float | None:
@@ -190,8 +193,8 @@ class RunStore:
 
     # -- runs ----------------------------------------------------------------------------
 
-    def create_run(self, config: Mapping[str, Any], name: str = "") -> str:
-        """Store a new queued run of `config` and return its id.
+    def create_run(self, config: Mapping[str, Any], name: str = "", session: str = "") -> str:
+        """Store a new queued run of `config` (started by `session`) and return its id.
 
         The folder comes first and the row second, so every stored run has its folder.
         Ids sort by creation time (UTC) and carry a random suffix: creating the folder
@@ -200,6 +203,8 @@ class RunStore:
         config_json = _to_json(config, "config")
         if not isinstance(name, str):
             raise ValueError(f"Invalid run `name`. Expected a str. Received: {name!r}.")
+        if not isinstance(session, str):
+            raise ValueError(f"Invalid run `session`. Expected a str. Received: {session!r}.")
         now = _now()
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
         for _ in range(1000):
@@ -217,8 +222,8 @@ class RunStore:
             with self._write() as conn:
                 conn.execute(
                     "INSERT INTO runs (run_id, name, config_json, status, created_at,"
-                    " updated_at, owner) VALUES (?, ?, ?, 'queued', ?, ?, ?)",
-                    (run_id, name, config_json, now, now, this_owner()))
+                    " updated_at, owner, session) VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)",
+                    (run_id, name, config_json, now, now, this_owner(), session))
         except BaseException:
             _claimed_runs.discard(run_id)
             with contextlib.suppress(OSError):
@@ -583,10 +588,10 @@ def _json_default(value: Any) -> Any:
 
 def _record(row: tuple) -> RunRecord:
     (run_id, name, config_json, status, created_at, started_at, finished_at, device, owner,
-     progress_json, final_metrics_json, error, updated_at) = row
+     progress_json, final_metrics_json, error, updated_at, session) = row
     return RunRecord(run_id, name, json.loads(config_json), status, created_at, started_at,
                      finished_at, device, owner, json.loads(progress_json),
-                     json.loads(final_metrics_json), error, updated_at)
+                     json.loads(final_metrics_json), error, updated_at, session)
 
 
 def _orphan_reason(run_id: str, owner: str | None, since: float, seen: float, host: str,

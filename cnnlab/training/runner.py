@@ -52,8 +52,9 @@ class JobManager:
         self._active: dict[str, tuple[threading.Thread, threading.Event]] = {}
         self.store.recover_interrupted()
 
-    def submit(self, config: ExperimentConfig, name: str | None = None) -> str:
-        """Queue a run of `config` and return its id at once.
+    def submit(self, config: ExperimentConfig, name: str | None = None, session: str = "") -> str:
+        """Queue a run of `config`, started by the browser session `session`; return its id
+        at once.
 
         Raises ValueError, before anything is written, for a config that cannot run.
         """
@@ -64,7 +65,7 @@ class JobManager:
             )
         config.check_feasible()
         check_transfer(config, self.store)
-        run_id = self.store.create_run(config.to_dict(), name or config.summary())
+        run_id = self.store.create_run(config.to_dict(), name or config.summary(), session)
         with self._lock:
             self._queue.append((run_id, config))
             self._start_queued()
