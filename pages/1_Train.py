@@ -6,6 +6,7 @@ import streamlit as st
 
 from cnnlab.config import ExperimentConfig
 from ui.experiment_form import experiment_form, load_augmentation, load_into_form
+from ui.identity import current_session
 from ui.layout import page_setup
 from ui.resources import device_name, job_manager
 from ui.run_panel import show_run
@@ -31,7 +32,7 @@ if "train_augmentation" in st.session_state:
 def _start(config: ExperimentConfig) -> bool:
     """Queue a run of `config` and show it; a config that cannot run shows why."""
     try:
-        run_id = job_manager().submit(config)
+        run_id = job_manager().submit(config, session=current_session())
     except ValueError as error:
         st.error(str(error), icon=":material/error:")
         return False

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from cnnlab.config import ExperimentConfig
+from tests.apptest import fresh_resources  # noqa: F401  (fixture)
 from cnnlab.sessions import (
     PASSWORD_ENV,
     check_display_name,
@@ -53,3 +54,25 @@ def test_teacher_mode_needs_the_configured_password(monkeypatch):
     assert is_teacher_password("s3cret")
     assert not is_teacher_password("s3cre")
     assert not is_teacher_password(None)
+
+
+@pytest.mark.usefixtures("fresh_resources")
+def test_the_sidebar_sets_the_name_and_unlocks_teacher_mode(monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.apptest import ROOT
+
+    monkeypatch.setenv(PASSWORD_ENV, "s3cret")
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    assert app.session_state["session_name"].startswith("guest-")
+    app.text_input(key="session_name_input").set_value("Ada L.").run()
+    assert app.session_state["session_name"] == "Ada L."
+    app.text_input(key="session_name_input").set_value("<b>").run()
+    assert "Invalid display name" in app.error[0].value
+    assert app.session_state["session_name"] == "Ada L."
+    app.text_input(key="session_teacher_password").set_value("nope").run()
+    assert "Wrong password" in app.error[-1].value
+    assert "session_teacher" not in app.session_state
+    app.text_input(key="session_teacher_password").set_value("s3cret").run()
+    assert app.session_state["session_teacher"] is True
+    assert any("Teacher mode" in caption.value for caption in app.caption)

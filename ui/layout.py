@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.identity import identity_sidebar
+
 # (script, label, icon): the pages in the order a lesson uses them.
 PAGES = (
     ("app.py", "Home", ":material/home:"),
     ("pages/1_Train.py", "Train", ":material/model_training:"),
     ("pages/2_Augment.py", "Augment", ":material/photo_library:"),
+    ("pages/3_Compare.py", "Compare", ":material/compare_arrows:"),
 )
 
 
@@ -19,3 +22,5 @@ def page_setup(title: str) -> None:
         st.markdown("### cnnlab")
         for script, label, icon in PAGES:
             st.page_link(script, label=label, icon=icon)
+        st.divider()
+        identity_sidebar()
