@@ -1,7 +1,7 @@
-"""python -m cnnlab: train an experiment headless, or list the stored runs.
+"""python -m cnnlab: train an experiment headless, list the stored runs, import image folders.
 
 The CLI goes through the same job manager and store as the UI, so a run started here shows
-up on the pages like any other.
+up on the pages like any other, and a data set imported here is offered by the Train form.
 """
 
 from __future__ import annotations
@@ -26,10 +26,30 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--name", help="a name for the run")
     runs = commands.add_parser("runs", help="list the stored runs")
     runs.add_argument("--limit", type=int, default=50)
+    images = commands.add_parser(
+        "import-images", help="import a folder (or .zip) of class folders as a data set",
+        description="Print what the folder or zip holds, then store it as the data set "
+        "'folder:NAME' (in $CNNLAB_HOME/datasets, or ./runs/datasets).")
+    images.add_argument("source", type=Path, help="a folder of class folders, or a .zip of them")
+    images.add_argument("--name", help="data set name (default: from the source's name)")
+    images.add_argument("--size", type=int, default=64, help="image side length in pixels (default 64)")
+    images.add_argument("--test-fraction", type=float, default=0.2,
+                        help="share held out as the test split (default 0.2)")
+    images.add_argument("--seed", type=int, default=0, help="seeds the test split (default 0)")
+    images.add_argument("--grey", dest="channels", action="store_const", const=1,
+                        help="store grayscale (default: grey only if every image is)")
+    images.add_argument("--replace", action="store_true", help="replace a data set of that name")
+    images.add_argument("--dry-run", action="store_true", help="print the summary, store nothing")
+    datasets = commands.add_parser("datasets", help="list the imported data sets")
+    datasets.add_argument("--delete", metavar="NAME", help="delete the imported data set NAME")
     args = parser.parse_args(argv)
     try:
         if args.command == "train":
             return _train(args)
+        if args.command == "import-images":
+            return _import_images(args)
+        if args.command == "datasets":
+            return _datasets(args)
         return _runs(args)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -122,4 +142,54 @@ def _runs(args) -> int:
         accuracy = record.final_metrics.get("val_accuracy")
         shown = f"{accuracy:.3f}" if accuracy is not None else "-"
         print(f"{record.run_id:<22} {record.status:<12} {shown:>8}  {record.name}")
+    return 0
+
+
+def _import_images(args) -> int:
+    from cnnlab.data.image_folders import NotEnoughClasses, import_scan, scan_images
+    from cnnlab.data.image_store import check_name, suggest_name
+
+    name = check_name(args.name or suggest_name(args.source.name))
+    try:
+        scan = scan_images(args.source)
+    except NotEnoughClasses as error:
+        _print_skipped(error.scan)
+        raise
+    print(f"{scan.label}: {scan.text()}")
+    for class_name, count in zip(scan.class_names, scan.class_counts, strict=True):
+        print(f"  {class_name:<24} {count:>7,}")
+    for note in scan.notes:
+        print(f"  note: {note}")
+    _print_skipped(scan)
+    pool, test = scan.planned_split(args.test_fraction)
+    if args.dry_run:
+        print(f"dry run: nothing stored (would keep {pool:,} for training and validation, {test:,} for testing).")
+        return 0
+    manifest = import_scan(scan, name, image_size=args.size, test_fraction=args.test_fraction,
+                           seed=args.seed, channels=args.channels, replace=args.replace)
+    print(f"stored '{manifest.key}': {manifest.description()}")
+    print(f"train on it: python -m cnnlab train --set dataset={manifest.key}")
+    return 0
+
+
+def _print_skipped(scan, limit: int = 20) -> None:
+    for item in scan.skipped[:limit]:
+        print(f"  skipped {item.path}: {item.reason}")
+    if len(scan.skipped) > limit:
+        print(f"  ... and {len(scan.skipped) - limit:,} more skipped")
+
+
+def _datasets(args) -> int:
+    from cnnlab.data.image_store import datasets_dir, delete_stored, list_stored
+
+    if args.delete:
+        delete_stored(args.delete)
+        print(f"deleted '{args.delete}'")
+        return 0
+    stored = list_stored()
+    if not stored:
+        print(f"No imported data sets in {datasets_dir()}.")
+        return 0
+    for manifest in stored:
+        print(f"{manifest.key:<30} {manifest.description()}")
     return 0

@@ -1,5 +1,8 @@
 """Loading a registered data set as a Dataset: pool, splits, resizing and caching.
 
+Imported image folders (`folder:<name>`, see `cnnlab.data.image_store`) load the same way:
+their stored pool and test split, already resized at import, are the published form.
+
 Every data set is loaded in two steps. The *pool* (the official training split and the
 test split, in their compact published form: uint8 where possible, native size) is
 cached per process; a *Dataset* is then cut from it by seed, validation fraction and
@@ -146,7 +149,7 @@ def load_dataset(
     planned_train_count(name, train_size=train_size, validation_fraction=validation_fraction)
     _check_seed(seed)
     size = info.default_size if image_size is None else int(image_size)
-    key = ("dataset", name, size, train_size, float(validation_fraction), int(seed))
+    key = ("dataset", _cache_name(info), size, train_size, float(validation_fraction), int(seed))
     return DATA_CACHE.get_or_load(
         key,
         lambda: _cut(info, size, train_size, float(validation_fraction), int(seed)),
@@ -192,14 +195,24 @@ def _load_pool(info: DatasetInfo, size: int) -> _Pool:
     # kept at their native size and resized per Dataset.
     pool_size = size if info.name == "shapes" else info.native_size
     return DATA_CACHE.get_or_load(
-        ("pool", info.name, pool_size),
+        ("pool", _cache_name(info), pool_size),
         lambda: _read_pool(info.name, pool_size),
         size=lambda pool: pool.nbytes,
     )
 
 
+def _cache_name(info: DatasetInfo) -> str:
+    """The data set's name in cache keys; an imported one's carries its import id, so a data
+    set deleted and imported again under the same name is never served stale."""
+    return f"{info.name}@{info.version}" if info.version else info.name
+
+
 def _read_pool(name: str, size: int) -> _Pool:
-    if name == "digits":
+    if name.startswith("folder:"):
+        from cnnlab.data.image_store import load_stored_pool, name_of
+
+        arrays, class_names = load_stored_pool(name_of(name))
+    elif name == "digits":
         from cnnlab.data.digits import CLASS_NAMES, load_digits_pool
 
         arrays, class_names = load_digits_pool(), CLASS_NAMES

@@ -1,7 +1,15 @@
-"""The registry of data sets the lab offers, with what is known about each before loading."""
+"""The registry of data sets the lab offers, with what is known about each before loading.
+
+`DATASETS` maps a name to its `DatasetInfo`: the built-in data sets first, then the image
+folders imported into the run store's home, under `folder:<name>` keys. It is a live,
+read-only mapping rather than a dict, so a data set imported on the Data page (or by the
+CLI, in another process) is at once a valid `ExperimentConfig.dataset`, an option of the
+Train form and loadable by `load_dataset`, and one deleted disappears from all of them.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 
@@ -24,6 +32,9 @@ class DatasetInfo:
             and the training subset are drawn.
         test_size: images in the test split.
         needs_download: whether the first load downloads files into Keras' cache.
+        version: what identifies the stored content of an imported data set (empty for the
+            built-in ones); caches key on it, so a data set imported again under the same
+            name is never served from a stale copy.
     """
 
     name: str
@@ -36,6 +47,7 @@ class DatasetInfo:
     pool_size: int
     test_size: int
     needs_download: bool
+    version: str = ""
 
 
 def _info(**fields) -> tuple[str, DatasetInfo]:
@@ -43,7 +55,7 @@ def _info(**fields) -> tuple[str, DatasetInfo]:
 
 
 # In display order: the embedded sets first, since they work everywhere and load at once.
-DATASETS: dict[str, DatasetInfo] = dict(
+BUILTIN_DATASETS: dict[str, DatasetInfo] = dict(
     [
         _info(
             name="digits",
@@ -124,6 +136,42 @@ DATASETS: dict[str, DatasetInfo] = dict(
         ),
     ]
 )
+
+
+class _Registry(Mapping):
+    """The built-in data sets, then the stored image folders of the current run-store home.
+
+    Why the home is looked up on every access: `$CNNLAB_HOME` decides where runs and data
+    sets live, and tests (and the CLI) change it per process.
+    """
+
+    def _stored(self) -> dict[str, DatasetInfo]:
+        from cnnlab.data.image_store import list_stored
+
+        return {manifest.key: manifest.info() for manifest in list_stored()}
+
+    def __getitem__(self, name) -> DatasetInfo:
+        if isinstance(name, str) and name in BUILTIN_DATASETS:
+            return BUILTIN_DATASETS[name]
+        from cnnlab.data.image_store import find_stored, name_of
+
+        stored = name_of(name)
+        manifest = find_stored(stored) if stored is not None else None
+        if manifest is None:
+            raise KeyError(name)
+        return manifest.info()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*BUILTIN_DATASETS, *self._stored()])
+
+    def __len__(self) -> int:
+        return len(BUILTIN_DATASETS) + len(self._stored())
+
+    def __repr__(self) -> str:
+        return f"DATASETS({list(self)})"
+
+
+DATASETS: Mapping[str, DatasetInfo] = _Registry()
 
 
 def dataset_names() -> list[str]:
