@@ -48,6 +48,7 @@ def _train(store, run_id, config, stop_event):
     from cnnlab.training.callbacks import StoreCallback
     from cnnlab.training.insight_callback import InsightCallback, record_interval
     from cnnlab.training.optimizers import make_optimizer
+    from cnnlab.training.tensorboard import tensorboard_callback
     from cnnlab.training.train_step import wrap
     from cnnlab.training.transfer import (
         PHASE_METRIC,
@@ -103,7 +104,9 @@ def _train(store, run_id, config, stop_event):
             loss="categorical_crossentropy",
             metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
         )
-        callbacks = [insight, recorder, *schedule_callbacks(settings)]
+        callbacks = [insight, recorder, tensorboard_callback(store.run_dir(run_id), epochs=config.epochs,
+                                                             steps_per_epoch=steps),
+                     *schedule_callbacks(settings)]
         if early is not None:
             callbacks.append(early)
         history = model.fit(train, initial_epoch=phase.initial_epoch, epochs=phase.epochs,
