@@ -45,11 +45,14 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def served_app(home: Path, timeout: float = 60):
-    """Start `streamlit run app.py` on a free loopback port; yield its base URL."""
+def served_app(home: Path, timeout: float = 60, env: dict[str, str] | None = None):
+    """Start `streamlit run app.py` on a free loopback port; yield its base URL.
+
+    `env` adds to (or overrides) the app's environment, e.g. a KERAS_HOME of the test's own.
+    """
     port = _free_port()
-    env = {**os.environ, "CNNLAB_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    log = open(home.parent / "streamlit.log", "w")
+    env = {**os.environ, "CNNLAB_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+    log = open(home.parent / "streamlit.log", "w")  # noqa: SIM115 - closed in the finally
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1",

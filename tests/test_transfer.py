@@ -52,7 +52,7 @@ from cnnlab.training.transfer import (
     plan_phases,
 )
 from tests.apptest import fresh_resources  # noqa: F401  (fixture)
-from tests.keras_home import NO_NETWORK, offline_keras_home
+from tests.keras_home import NO_NETWORK, offline_keras_home, write_mobilenet_v2_weights
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -105,34 +105,13 @@ def test_backbones_are_registered_with_their_own_minimum_sizes():
 # -- ImageNet weights through Keras' own loading path ------------------------------------
 
 
-def _write_imagenet_file(home: Path, size: int) -> keras.Model:
-    """Write random no-top MobileNetV2 weights where Keras looks for the ImageNet ones."""
-    import h5py
-    from keras.src.legacy.saving import legacy_h5_format
-
-    # The arguments Keras' own weights="imagenet" path uses for this file.
-    reference = keras.applications.MobileNetV2(include_top=False, weights=None, alpha=1.0,
-                                               input_shape=(size, size, 3))
-    # Keras' own initial values, each moved at random (so no value is a default such as a
-    # BN gamma of 1), with variances kept positive: a network that still computes.
-    rng = np.random.default_rng(7)
-    reference.set_weights([
-        rng.uniform(0.5, 1.5, w.shape).astype("float32") if "variance" in w.path
-        else (keras.ops.convert_to_numpy(w) + rng.normal(0, 0.01, w.shape)).astype("float32")
-        for w in reference.weights])
-    name = f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{size}_no_top.h5"
-    with h5py.File(home / "models" / name, "w") as file:
-        legacy_h5_format.save_weights_to_hdf5_group(file, reference)
-    return reference
-
-
 def _layers_with_weights(model):
     return [layer for layer in model.layers if layer.weights]
 
 
 def test_imagenet_weights_load_through_keras_and_feature_extraction_freezes_the_base(keras_home):
     home, downloads = keras_home
-    reference = _write_imagenet_file(home, 96)
+    reference = write_mobilenet_v2_weights(home, 96)
     model = build_transfer_model("pretrained_mobilenet_v2", (96, 96, 1), 3, weights="imagenet")
     assert weights_file("pretrained_mobilenet_v2", (96, 96, 1)) == \
         "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_96_no_top.h5"
@@ -149,7 +128,7 @@ def test_imagenet_weights_load_through_keras_and_feature_extraction_freezes_the_
 
 def test_fine_tuning_trains_exactly_the_top_layers_and_bn_never_moves(keras_home):
     home, _ = keras_home
-    _write_imagenet_file(home, 96)
+    write_mobilenet_v2_weights(home, 96)
     model = build_transfer_model("pretrained_mobilenet_v2", (96, 96, 3), 3, weights="imagenet")
     set_trainable(model, "fine_tune", 3)
     # MobileNetV2 ends ... block_16_depthwise(+BN, ReLU), block_16_project(+BN), Conv_1(+BN),
@@ -439,7 +418,7 @@ def test_starting_from_a_fashion_mnist_run_beats_scratch_on_few_digits(fashion_h
 
 def test_feature_extraction_run_keeps_the_imagenet_weights(keras_home, store):
     home, _ = keras_home
-    reference = _write_imagenet_file(home, 224)  # 32 px images load the 224 file
+    reference = write_mobilenet_v2_weights(home, 224)  # 32 px images load the 224 file
     manager = JobManager(store, max_concurrent=1)
     config = ExperimentConfig(dataset="digits", image_size=16, train_size=64, epochs=1,
                               batch_size=32, architecture="pretrained_mobilenet_v2",

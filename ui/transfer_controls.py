@@ -9,6 +9,8 @@ builds the network (random weights, never a download) only when asked, and cache
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
 
 import streamlit as st
 
@@ -45,8 +47,7 @@ def transfer_controls(architecture: str) -> dict:
             "Backbone weights", WEIGHTS, format_func=WEIGHT_LABELS.get, horizontal=True,
             key="train_transfer_weights", help=field_help(TransferConfig, "weights"))
         if values["weights"] == "imagenet":
-            st.caption("Keras downloads the ImageNet weights into its cache folder "
-                       "(`~/.keras/models`, or `$KERAS_HOME/models`) the first time.")
+            _weights_note(architecture)
 
     runs = _completed_runs(architecture)
     key = "train_transfer_start_from_run"
@@ -64,9 +65,13 @@ def transfer_controls(architecture: str) -> dict:
     mode = st.radio("Transfer mode", TRANSFER_MODES, format_func=MODE_LABELS.get,
                     key="train_transfer_mode", disabled=not transfer,
                     help=field_help(TransferConfig, "mode"))
+    layers_key = "train_transfer_fine_tune_layers"
+    if transfer and mode != "feature_extraction" and st.session_state.get(layers_key) == 0:
+        # Fine-tuning nothing would be refused (or read as 1): the modes start at 1 layer.
+        st.session_state[layers_key] = 1
     columns = st.columns(3)
     layers = columns[0].number_input(
-        "Top layers to fine-tune", min_value=0, max_value=1000, key="train_transfer_fine_tune_layers",
+        "Top layers to fine-tune", min_value=0, max_value=1000, key=layers_key,
         disabled=not transfer or mode == "feature_extraction",
         help=field_help(TransferConfig, "fine_tune_layers") + " Layers with weights are "
         "counted (BatchNormalization is not: it stays frozen); 1000 means all.")
@@ -89,9 +94,32 @@ def transfer_controls(architecture: str) -> dict:
     problem = _problem(architecture, values)
     if problem:
         st.warning(problem, icon=":material/warning:")
-    elif st.toggle("Show which layers train", key="train_transfer_show_layers"):
+    # Drawn (disabled) even while the settings are refused: a widget left out of a rerun
+    # loses its state, and the view should come back once the problem is fixed.
+    if st.toggle("Show which layers train", key="train_transfer_show_layers",
+                 disabled=problem is not None) and problem is None:
         _layer_view(architecture, values)
     return values
+
+
+def _weights_note(architecture: str) -> None:
+    """Whether the ImageNet weights file is in Keras' cache, naming the file and folder.
+
+    Why before training: offline (a lecture hall without network) a run would fail only
+    after loading its data; here the lecturer sees at once which file to copy where.
+    """
+    from cnnlab.models.pretrained import weights_file, weights_folder
+
+    dataset, image_size, _ = _form_settings()
+    file = weights_file(architecture, (image_size, image_size, DATASETS[dataset].channels))
+    folder = weights_folder()
+    if os.path.isfile(os.path.join(folder, file)):
+        st.caption(f"ImageNet weights in Keras' cache: `{file}` in `{folder}`.")
+    else:
+        st.info(f"The ImageNet weights file `{file}` is not in Keras' cache folder `{folder}` "
+                "yet. The run downloads it there, which needs the network; offline, copy the "
+                "file into that folder first, or choose Random weights.",
+                icon=":material/cloud_download:")
 
 
 def _form_settings() -> tuple[str, int, int]:
@@ -142,16 +170,20 @@ def _layer_view(architecture: str, transfer: dict) -> None:
     except ValueError as error:
         st.error(str(error))
         return
-    for description, names in phases:
-        st.markdown(f"**{description}**")
+    from cnnlab.summary import format_count
+
+    for description, names, trained, total in phases:
+        st.markdown(f"**{description}** · {format_count(trained)} of {format_count(total)} "
+                    "parameters train")
         count = "1 layer trains" if len(names) == 1 else f"{len(names)} layers train"
         st.caption(f"{count}: " + ", ".join(f"`{name}`" for name in names))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _trainable_by_phase(architecture: str, dataset: str, image_size: int, epochs: int,
-                        transfer: tuple) -> list[tuple[str, list[str]]]:
-    """(phase description, names of the layers that train) for each planned phase.
+                        transfer: tuple) -> list[tuple[str, list[str], int, int]]:
+    """(phase description, names of the layers that train, parameters that train, all
+    parameters) for each planned phase.
 
     Built with random weights (a backbone) or the start run's saved model, without
     loading the data set: only its shape and class count matter here.
@@ -175,7 +207,9 @@ def _trainable_by_phase(architecture: str, dataset: str, image_size: int, epochs
         shape = (image_size, image_size, info.channels)
         model = build_transfer_model(architecture, shape, info.num_classes, weights=None)
     result = []
+    total = model.count_params()
     for phase in phases:
         phase.apply(model)
-        result.append((phase.description, trainable_layer_names(model)))
+        trained = sum(math.prod(weight.shape) for weight in model.trainable_weights)
+        result.append((phase.description, trainable_layer_names(model), int(trained), total))
     return result
