@@ -12,6 +12,7 @@ PAGES = (
     ("pages/1_Train.py", "Train", ":material/model_training:"),
     ("pages/2_Augment.py", "Augment", ":material/photo_library:"),
     ("pages/3_Compare.py", "Compare", ":material/compare_arrows:"),
+    ("pages/4_Data.py", "Data", ":material/folder_zip:"),
 )
 
 
