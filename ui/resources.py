@@ -1,10 +1,40 @@
-"""Process-wide engine objects, created once per server process."""
+"""Process-wide engine objects, created once per server process, and the one change the
+lab makes to Streamlit's own behaviour (see `keep_keras_state`)."""
 
 from __future__ import annotations
+
+import gc
+import sys
 
 import streamlit as st
 
 from cnnlab.training import JobManager
+
+
+def keep_keras_state() -> None:
+    """Stop Streamlit from calling keras.backend.clear_session() after every script run.
+
+    Streamlit does that for apps that build models inside the script. The lab trains in
+    background threads while pages rerun every second: clearing Keras' global state (and
+    running a full garbage collection) under a training thread, every second, slowed
+    watched runs several-fold and can reset state a run is using. Streamlit's other clean-up
+    (closing matplotlib figures) is kept.
+    """
+    from streamlit.runtime.scriptrunner import script_runner
+
+    if getattr(script_runner._clean_problem_modules, "cnnlab", False):
+        return
+
+    def clean_problem_modules() -> None:
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        if pyplot is not None:
+            pyplot.close("all")
+
+    clean_problem_modules.cnnlab = True
+    script_runner._clean_problem_modules = clean_problem_modules
+
+
+keep_keras_state()
 
 
 @st.cache_resource(show_spinner=False)
@@ -17,7 +47,11 @@ def job_manager() -> JobManager:
 def device_name() -> str:
     from cnnlab.training.device import configure_tensorflow
 
-    return configure_tensorflow()
+    name = configure_tensorflow()
+    # TensorFlow's and Keras' many long-lived objects made every full collection take
+    # 0.25-0.75 s; frozen, collections skip them.
+    gc.freeze()
+    return name
 
 
 STATUS_ICONS = {
