@@ -1,15 +1,16 @@
-"""The live view of one run: status, progress, Stop, and the growing curves.
+"""The live view of one run: status, progress, Stop, health alerts and the insight tabs.
 
 It polls the store once a second from a fragment while the run is active, fetching only
-new metric rows, and stops polling (a full rerun) when the run ends.
+new metric rows, and stops polling (a full rerun) when the run ends. The alerts and the
+tabs (ui/insight_panel.py) are drawn inside the same fragment, so they follow the run too.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from cnnlab import charts
 from cnnlab.history import RunHistory
+from ui.insight_panel import show_alerts, show_insight
 from ui.resources import STATUS_ICONS, job_manager
 
 POLL_SECONDS = 1.0
@@ -50,13 +51,8 @@ def _panel(run_id: str, was_active: bool) -> None:
     if record.error:
         (st.warning if record.status == "diverged" else st.error)(record.error)
     _final_metrics(record)
-    progress = record.progress or {}
-    figure = charts.training_curves(
-        history.epochs, history.batches,
-        steps_per_epoch=progress.get("steps_per_epoch"),
-        total_epochs=record.config.get("epochs"),
-    )
-    st.plotly_chart(figure, key=f"train_curves_{run_id}", config={"displaylogo": False})
+    show_alerts(history, record)
+    show_insight(run_id, record, history, manager.store)
 
 
 def _history(run_id: str) -> RunHistory:
