@@ -6,24 +6,35 @@ page is exactly what the network is fed, and the code shown is exactly what runs
 
 Placement: augmentation runs in the tf.data pipeline (`make_training_dataset`), on whole
 batches (so every layer vectorizes), in a map followed by prefetch, and not as layers
-inside the model. `benchmarks/augmentation.py` (the small convnet on 2,000 `shapes` images,
-32 px, five transforms) found no speed difference between the two on the development
-machine, a shared 2-core CPU: in its quieter runs tf.data and in-model reached 0.82 and
-0.81, 0.67 and 0.65, 0.63 and 0.66 of the un-augmented throughput (best of five, five,
-three); runs under other load scattered from 0.54 to 0.94, neither ahead. With two cores no
-core is idle for tf.data to overlap with, so the augmentation's own cost (about 5 ms a
-batch against 19 ms of training) bounds the ratio either way, and the 0.8 target is not
-reliably met there; on a GPU, or more cores, the map runs on otherwise idle CPU. The
-choice then rests on design: MixUp and CutMix need the labels, which a model's layers
-never see; validation and test data bypass augmentation by construction; a saved model
-carries no training-only layers; and the Augment page shows the very pipeline training runs.
+inside the model. The choice rests on design: MixUp and CutMix need the labels, which a
+model's layers never see; validation and test data bypass augmentation by construction; a
+saved model carries no training-only layers; and the Augment page shows the very pipeline
+training runs. On the development machine, a shared 2-core CPU, no core is idle for tf.data
+to overlap with, so the augmentation's own cost per batch, against about 19 ms of training,
+bounds the throughput either way; on a GPU, or more cores, the map runs on otherwise idle CPU.
 
-Three transforms are small layers of our own, each for a stated reason: `RandomAngleShear`
-(keras.layers.RandomShear caps its factor at 1, i.e. 45 degrees, and shears about the top-left
-corner, which also shifts the picture; the config means an angle about the centre, as
-ImageDataGenerator did), `ChannelShift` (Keras has no such layer) and `RandomPadCrop`
-(keras.layers.RandomCrop cuts every image of a batch at the same place, and at inference
-would leave ZeroPadding2D's padded images at the padded size).
+Speed: flips, rotation, shear, shift and zoom are one layer, `RandomAffine`, which composes
+them into one matrix per image and resamples once. `benchmarks/augmentation.py` (the small
+convnet on 2,000 `shapes` images, 32 px, rotation, shift, zoom, flip and contrast) measured
+the augmentation alone at 1.7 ms a batch of 32 (2.2 to 4 ms while other jobs loaded the
+machine, 6.7 at the worst), where the five Keras layers it replaced (RandomFlip, RandomRotation, our
+RandomAngleShear, RandomTranslation, RandomZoom) took 4.3 to 7 ms. Throughput with
+augmentation in tf.data, as a fraction of none, best of five: 0.98, 0.97, 0.90 and 0.87
+in runs at load averages 2 to 8 from other jobs, 0.76, 0.73 and 0.68 in runs under the
+heaviest (the old pipeline, in a run beside them: 0.73); alternating single epochs of the
+two, the median of 25 paired ratios was 0.90 and 0.91. Best-of figures on that shared
+machine scatter by about 20% whatever the pipeline. Resampling once also blurs less and
+fills the border from the image itself, as ImageDataGenerator did, where each of the
+separate layers filled from the previous one's fill.
+
+Three transforms are small layers of our own, each for a stated reason: `RandomAffine` (speed,
+above; its shear is an angle about the centre, as ImageDataGenerator's was, where
+keras.layers.RandomShear caps its factor at 1, i.e. 45 degrees, and shears about the
+top-left corner, which also shifts the picture; `RandomAngleShear`, the pipeline's shear
+before, stays so that saved models and exported code load), `ChannelShift` (Keras has no
+such layer) and `RandomPadCrop` (keras.layers.RandomCrop cuts every image of a batch at the
+same place, and at inference would leave ZeroPadding2D's padded images at the padded size);
+it stays a layer of its own, after the others, since it pads the transformed picture.
 CutMix is ours too: keras.layers.CutMix samples alpha itself, caps it at 1, and weights the
 labels by the continuous box area rather than by the pixels actually pasted. MixUp is
 keras.layers.MixUp.
@@ -46,6 +57,7 @@ from cnnlab.augment_layers import (  # noqa: F401  (re-exported: pages and tests
     ChannelShift,
     CutMix,
     MixBatch,
+    RandomAffine,
     RandomAngleShear,
     RandomPadCrop,
     _seeds,
@@ -54,33 +66,27 @@ from cnnlab.config import AugmentationConfig, _from_dict
 
 # -- the pipeline ----------------------------------------------------------------------------
 
+# The config's fields that RandomAffine takes, under the same names, in the order it composes them.
+GEOMETRY = ("horizontal_flip", "vertical_flip", "rotation_range", "shear_range", "width_shift_range",
+            "height_shift_range", "zoom_range")
+
 
 def _layer_specs(augmentation: AugmentationConfig) -> list[tuple[str, dict]]:
     """The per-image layers, in order, as (class name, constructor arguments without seed).
 
     Geometry first, colour last, as ImageDataGenerator ordered them; colour last also keeps
-    the filled-in border pixels subject to the same brightness as the rest.
+    the filled-in border pixels subject to the same brightness as the rest. The random crop
+    stays a layer of its own after the rest of the geometry: it pads the transformed image.
     """
     a = augmentation
     fill = {"fill_mode": a.fill_mode}
     specs = []
-    # Two layers, not mode="horizontal_and_vertical": that flips both ways on one coin toss,
-    # so it never flips just one way; ImageDataGenerator tossed a coin for each.
-    if a.horizontal_flip:
-        specs.append(("RandomFlip", {"mode": "horizontal"}))
-    if a.vertical_flip:
-        specs.append(("RandomFlip", {"mode": "vertical"}))
-    if a.rotation_range:
-        # Keras takes a fraction of a full turn.
-        specs.append(("RandomRotation", {"factor": round(a.rotation_range / 360.0, 6), **fill}))
-    if a.shear_range:
-        specs.append(("RandomAngleShear", {"max_degrees": a.shear_range, **fill}))
-    if a.width_shift_range or a.height_shift_range:
-        specs.append(("RandomTranslation", {"height_factor": a.height_shift_range,
-                                            "width_factor": a.width_shift_range, **fill}))
-    if a.zoom_range:
-        # Symmetric: negative zooms in, positive out; width follows height (aspect kept).
-        specs.append(("RandomZoom", {"height_factor": (-a.zoom_range, a.zoom_range), **fill}))
+    # Flips, rotation, shear, shift and zoom: one RandomAffine, which composes them into one
+    # matrix and resamples each image once, where five Keras layers resampled it up to four
+    # times. Only the transforms switched on are passed, so the exported code reads as the config.
+    geometry = {field: getattr(a, field) for field in GEOMETRY if getattr(a, field)}
+    if geometry:
+        specs.append(("RandomAffine", {**geometry, **fill}))
     if a.crop_padding:
         specs.append(("RandomPadCrop", {"padding": a.crop_padding, **fill}))
     if a.brightness_range:
@@ -104,7 +110,7 @@ def _check_input_shape(input_shape) -> tuple[int, int, int]:
 
 def _check_augmentation(augmentation) -> AugmentationConfig:
     if not isinstance(augmentation, AugmentationConfig):
-        raise ValueError(
+        raise ValueError(  # noqa: TRY004 - Keras-style: a wrong argument is a ValueError here too
             "Invalid `augmentation`. Expected an AugmentationConfig (config.augmentation). "
             f"Received: {type(augmentation).__name__} {augmentation!r:.80}."
         )

@@ -1,11 +1,14 @@
 """Augmentation layers Keras does not have in the form the lab's config needs.
 
-`RandomAngleShear` (keras.layers.RandomShear caps its factor at 1, i.e. 45 degrees, and
-shears about the top-left corner, which also shifts the picture), `ChannelShift` (Keras
-has no such layer), `RandomPadCrop` (keras.layers.RandomCrop cuts every image of a batch at
-the same place), `CutMix` (Keras' samples alpha itself, caps it at 1 and weights labels by
-the continuous box area rather than the pixels actually pasted) and `MixBatch`, which
-applies MixUp or CutMix to each image of a batch.
+`RandomAffine` (flips, rotation, shear, shift and zoom composed into one matrix per image,
+so each image is resampled once instead of once per Keras layer), `RandomAngleShear`
+(keras.layers.RandomShear caps its factor at 1, i.e. 45 degrees, and shears about the
+top-left corner, which also shifts the picture; the pipeline now shears inside
+`RandomAffine`, and the layer stays so that saved models and code exported before still
+load), `ChannelShift` (Keras has no such layer), `RandomPadCrop` (keras.layers.RandomCrop
+cuts every image of a batch at the same place), `CutMix` (Keras' samples alpha itself, caps
+it at 1 and weights labels by the continuous box area rather than the pixels actually
+pasted) and `MixBatch`, which applies MixUp or CutMix to each image of a batch.
 """
 
 from __future__ import annotations
@@ -30,6 +33,128 @@ def _seeds(seed, count: int) -> list[int]:
 # -- layers Keras does not have in the form the config needs -----------------------------
 # Registered, so a model that takes them in (as students may do with the exported code)
 # saves and loads.
+
+
+def affine_matrices(height, width, *, flip_x, flip_y, angle, shear, shift_x, shift_y, zoom):
+    """Per-image transforms for `ops.image.affine_transform`: flip, rotate, shear, shift, zoom.
+
+    Each keyword is a float tensor of shape (batch,): `flip_x` and `flip_y` are 1 (keep) or
+    -1 (mirror), `angle` and `shear` are in radians, the shifts in pixels, `zoom` a factor
+    (below 1 zooms in). The result, shape (batch, 8), sends an output pixel to the input
+    pixel it samples, by the product
+
+        flip @ rotation @ shear @ shift @ zoom
+
+    of the matrices keras.layers.RandomFlip, RandomRotation, our RandomAngleShear,
+    keras.layers.RandomTranslation and RandomZoom use, in the order the pipeline applied those
+    layers: the image those five layers in a row would make, resampled once. All but the
+    shift act about the centre c = ((width - 1) / 2, (height - 1) / 2); there the product is
+    p -> zoom * L (p - c) - L shift + c, with L = flip @ rotation @ shear (2x2), written out
+    below (the multiplication of five 3x3 matrices costs more ops than the resampling saves).
+    """
+    cx = (ops.cast(width, "float32") - 1.0) / 2.0
+    cy = (ops.cast(height, "float32") - 1.0) / 2.0
+    cos, sin, slope = ops.cos(angle), ops.sin(angle), ops.tan(shear)
+    # L = diag(flip_x, flip_y) @ [[cos, -sin], [sin, cos]] @ [[1, slope], [0, 1]]
+    l00, l01 = flip_x * cos, flip_x * (slope * cos - sin)
+    l10, l11 = flip_y * sin, flip_y * (slope * sin + cos)
+    a0, a1, b0, b1 = zoom * l00, zoom * l01, zoom * l10, zoom * l11
+    a2 = cx - a0 * cx - a1 * cy - l00 * shift_x - l01 * shift_y
+    b2 = cy - b0 * cx - b1 * cy - l10 * shift_x - l11 * shift_y
+    zero = ops.zeros_like(angle)
+    return ops.stack([a0, a1, a2, b0, b1, b2, zero, zero], axis=1)
+
+
+@keras.saving.register_keras_serializable(package="cnnlab")
+class RandomAffine(keras.layers.Layer):
+    """Random flips, rotation, shear, shift and zoom, as ImageDataGenerator's options, in one pass.
+
+    Why one layer: five Keras layers in a row resample every image once each, which costs
+    about a millisecond a batch per layer, blurs a little more each time, and fills each
+    layer's border from the previous layer's fill. Composing the five transforms into one
+    matrix per image (`affine_matrices`) resamples once, as ImageDataGenerator did.
+
+    Per image, independently: a coin for each flip; an angle from [-rotation_range,
+    rotation_range] degrees about the centre; a shear angle from [-shear_range, shear_range]
+    degrees along x about the centre row; shifts from [-range, range] times the width and
+    the height; a zoom factor from [1 - zoom_range, 1 + zoom_range] about the centre (below
+    1 zooms in), the same for both axes. Pixels from outside are filled as `fill_mode` says.
+    With only flips on, the images are mirrored exactly, without resampling. At inference
+    it passes images through unchanged.
+    """
+
+    def __init__(self, rotation_range=0.0, width_shift_range=0.0, height_shift_range=0.0,
+                 shear_range=0.0, zoom_range=0.0, horizontal_flip=False, vertical_flip=False,
+                 fill_mode="reflect", fill_value=0.0, interpolation="bilinear", seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.rotation_range = float(rotation_range)
+        self.width_shift_range = float(width_shift_range)
+        self.height_shift_range = float(height_shift_range)
+        self.shear_range = float(shear_range)
+        self.zoom_range = float(zoom_range)
+        self.horizontal_flip = bool(horizontal_flip)
+        self.vertical_flip = bool(vertical_flip)
+        self.fill_mode = fill_mode
+        self.fill_value = float(fill_value)
+        self.interpolation = interpolation
+        self.seed = seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    @property
+    def resamples(self) -> bool:
+        """Whether any transform other than a flip is on (only flips need no resampling)."""
+        return bool(self.rotation_range or self.shear_range or self.width_shift_range
+                    or self.height_shift_range or self.zoom_range)
+
+    def get_random_transformation(self, images):
+        """Each image's draws, a dict of (batch,) float tensors named as `affine_matrices`' arguments.
+
+        One uniform draw of seven numbers per image, every column drawn whether its transform
+        is on or not, so switching one transform on leaves the others' draws as they were.
+        """
+        shape = ops.shape(images)
+        u = 2.0 * keras.random.uniform((shape[0], 7), seed=self.generator) - 1.0  # in [-1, 1)
+
+        def coin(column, on):
+            return ops.where(u[:, column] < 0.0, -1.0, 1.0) if on else ops.ones_like(u[:, column])
+
+        return {
+            "flip_x": coin(0, self.horizontal_flip),
+            "flip_y": coin(1, self.vertical_flip),
+            "angle": u[:, 2] * math.radians(self.rotation_range),
+            "shear": u[:, 3] * math.radians(self.shear_range),
+            "shift_x": u[:, 4] * self.width_shift_range * ops.cast(shape[2], "float32"),
+            "shift_y": u[:, 5] * self.height_shift_range * ops.cast(shape[1], "float32"),
+            "zoom": 1.0 + u[:, 6] * self.zoom_range,
+        }
+
+    def transform_images(self, images, transformation):
+        """`images` transformed as `transformation` (from `get_random_transformation`) says."""
+        if not self.resamples:  # mirror exactly; flip_x and flip_y are then the only draws
+            flip_x = transformation["flip_x"][:, None, None, None] < 0
+            flip_y = transformation["flip_y"][:, None, None, None] < 0
+            images = ops.where(flip_x, ops.flip(images, axis=2), images) if self.horizontal_flip else images
+            return ops.where(flip_y, ops.flip(images, axis=1), images) if self.vertical_flip else images
+        shape = ops.shape(images)
+        return ops.image.affine_transform(images, affine_matrices(shape[1], shape[2], **transformation),
+                                          interpolation=self.interpolation, fill_mode=self.fill_mode,
+                                          fill_value=self.fill_value)
+
+    def call(self, images, training=True):
+        if not training or not (self.resamples or self.horizontal_flip or self.vertical_flip):
+            return images
+        return self.transform_images(images, self.get_random_transformation(images))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rotation_range": self.rotation_range,
+                "width_shift_range": self.width_shift_range, "height_shift_range": self.height_shift_range,
+                "shear_range": self.shear_range, "zoom_range": self.zoom_range,
+                "horizontal_flip": self.horizontal_flip, "vertical_flip": self.vertical_flip,
+                "fill_mode": self.fill_mode, "fill_value": self.fill_value,
+                "interpolation": self.interpolation, "seed": self.seed}
 
 
 @keras.saving.register_keras_serializable(package="cnnlab")
@@ -226,4 +351,4 @@ class MixBatch(keras.layers.Layer):
                 "cutmix_alpha": self.cutmix_alpha, "seed": self.seed}
 
 
-CUSTOM_LAYERS = {cls.__name__: cls for cls in (RandomPadCrop, RandomAngleShear, ChannelShift)}
+CUSTOM_LAYERS = {cls.__name__: cls for cls in (RandomAffine, RandomPadCrop, RandomAngleShear, ChannelShift)}

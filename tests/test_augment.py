@@ -29,13 +29,13 @@ EVERYTHING = C(rotation_range=20, width_shift_range=0.1, height_shift_range=0.1,
 
 # Each per-image transform alone, with the layer that must carry it (and no other).
 TRANSFORMS = [
-    (C(rotation_range=30), "RandomRotation"),
-    (C(width_shift_range=0.2), "RandomTranslation"),
-    (C(height_shift_range=0.2), "RandomTranslation"),
-    (C(shear_range=20), "RandomAngleShear"),
-    (C(zoom_range=0.3), "RandomZoom"),
-    (C(horizontal_flip=True), "RandomFlip"),
-    (C(vertical_flip=True), "RandomFlip"),
+    (C(rotation_range=30), "RandomAffine"),
+    (C(width_shift_range=0.2), "RandomAffine"),
+    (C(height_shift_range=0.2), "RandomAffine"),
+    (C(shear_range=20), "RandomAffine"),
+    (C(zoom_range=0.3), "RandomAffine"),
+    (C(horizontal_flip=True), "RandomAffine"),
+    (C(vertical_flip=True), "RandomAffine"),
     (C(brightness_range=0.3), "RandomBrightness"),
     (C(contrast_range=0.5), "RandomContrast"),
     (C(channel_shift_range=0.2), "ChannelShift"),
@@ -122,6 +122,109 @@ def test_shear_is_about_the_centre_row():
     grid = preview_grid(image, C(shear_range=30), count=6, seed=1)
     assert np.allclose(grid[:, 4], image[4], atol=1e-5)
     assert (np.abs(grid[:, 0] - image[0]).max(axis=(1, 2)) > 1e-3).any()
+
+
+def test_all_geometry_is_one_layer_that_resamples_once():
+    augmenter = build_augmenter(EVERYTHING, (16, 16, 3), seed=0)
+    names = [type(layer).__name__ for layer in augmenter.layers]
+    assert names == ["RandomAffine", "RandomPadCrop", "RandomBrightness", "RandomContrast", "ChannelShift"]
+    assert {key: value for key, value in augmenter.layers[0].get_config().items()
+            if key in augment.GEOMETRY or key == "fill_mode"} == {
+        "rotation_range": 20.0, "width_shift_range": 0.1, "height_shift_range": 0.1, "shear_range": 15.0,
+        "zoom_range": 0.2, "horizontal_flip": True, "vertical_flip": True, "fill_mode": "reflect"}
+
+
+def ramp(size=32):
+    """Three channels, each a different linear function of (x, y) within [0.1, 0.9].
+
+    Bilinear interpolation reproduces a linear function exactly, so on it resampling once
+    and resampling five times agree wherever no step reached past the border.
+    """
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32) / (size - 1)
+    return np.stack([0.1 + 0.5 * x + 0.3 * y, 0.9 - 0.6 * x + 0.2 * y, 0.5 + 0.4 * y - 0.3 * x], axis=-1)
+
+
+def separate_layers(image, *, flip_x, flip_y, degrees, shear_degrees, shift_x, shift_y, zoom, monkeypatch):
+    """`image` through the five layers the pipeline used before RandomAffine, each pinned to one value."""
+    size = image.shape[0]
+    x = image[None]
+    x = x[:, :, ::-1] if flip_x < 0 else x  # RandomFlip("horizontal") on heads
+    x = x[:, ::-1] if flip_y < 0 else x  # RandomFlip("vertical") on heads
+    fill = {"fill_mode": "nearest"}
+    x = keras.layers.RandomRotation(factor=(degrees / 360, degrees / 360), **fill)(x, training=True)
+    with monkeypatch.context() as patch:  # RandomAngleShear draws its angle with keras.random.uniform
+        patch.setattr(keras.random, "uniform", lambda shape, *a, **k: np.full(shape, np.radians(shear_degrees),
+                                                                               np.float32))
+        x = augment.RandomAngleShear(max_degrees=45, **fill)(x, training=True)
+    x = keras.layers.RandomTranslation(height_factor=(shift_y / size,) * 2, width_factor=(shift_x / size,) * 2,
+                                       **fill)(x, training=True)
+    x = keras.layers.RandomZoom(height_factor=(zoom - 1,) * 2, **fill)(x, training=True)
+    return np.asarray(x[0])
+
+
+@pytest.mark.parametrize("flip_x, flip_y, degrees, shear_degrees, shift_x, shift_y, zoom", [
+    (1, 1, 12.0, 0.0, 0.0, 0.0, 1.0),
+    (1, 1, 0.0, 9.0, 0.0, 0.0, 1.0),
+    (1, 1, 0.0, 0.0, 2.0, -3.0, 0.875),
+    (-1, 1, 12.0, -9.0, 2.0, -3.0, 0.875),
+    (1, -1, -20.0, 15.0, -4.0, 1.0, 1.125),
+    (-1, -1, 7.0, 5.0, 3.0, 3.0, 0.75),
+])
+def test_the_fused_transform_is_the_separate_layers_in_a_row(flip_x, flip_y, degrees, shear_degrees,
+                                                               shift_x, shift_y, zoom, monkeypatch):
+    image = ramp(32)
+    expected = separate_layers(image, flip_x=flip_x, flip_y=flip_y, degrees=degrees, shear_degrees=shear_degrees,
+                               shift_x=shift_x, shift_y=shift_y, zoom=zoom, monkeypatch=monkeypatch)
+    layer = augment.RandomAffine(rotation_range=30, shear_range=30, width_shift_range=0.2, height_shift_range=0.2,
+                                 zoom_range=0.3, horizontal_flip=True, vertical_flip=True, fill_mode="nearest")
+    values = {"flip_x": flip_x, "flip_y": flip_y, "angle": np.radians(degrees), "shear": np.radians(shear_degrees),
+              "shift_x": shift_x, "shift_y": shift_y, "zoom": zoom}
+    fused = np.asarray(layer.transform_images(image[None], {k: np.full((1,), v, np.float32)
+                                                            for k, v in values.items()}))[0]
+    # The centre, which no step of the five took past the border (there each layer filled
+    # from its predecessor's fill, while the fused one fills from the image itself).
+    centre = slice(10, 22)
+    assert np.allclose(fused[centre, centre], expected[centre, centre], atol=2e-5)
+    assert not np.allclose(fused[centre, centre], image[centre, centre], atol=1e-3)
+
+
+def known_moves(**values):
+    """One bright pixel in a dark 9x9 image, transformed by RandomAffine with fixed values."""
+    neutral = {"flip_x": 1.0, "flip_y": 1.0, "angle": 0.0, "shear": 0.0, "shift_x": 0.0, "shift_y": 0.0, "zoom": 1.0}
+    layer = augment.RandomAffine(rotation_range=90, width_shift_range=0.5, zoom_range=0.5, fill_mode="constant")
+    transformation = {k: np.full((1,), v, np.float32) for k, v in {**neutral, **values}.items()}
+    return lambda image: np.asarray(layer.transform_images(image[None], transformation))[0]
+
+
+def test_known_pixels_land_where_each_transform_says():
+    image = np.zeros((9, 9, 1), np.float32)
+    image[2, 6] = 1.0  # row 2, column 6; the centre is (4, 4)
+
+    def spot(out):
+        assert np.isclose(out.max(), 1.0, atol=1e-5) and np.isclose(out.sum(), 1.0, atol=1e-4)
+        return tuple(int(v) for v in np.unravel_index(np.argmax(out[..., 0]), (9, 9)))
+
+    assert spot(known_moves(shift_x=2.0, shift_y=-1.0)(image)) == (1, 8)  # right 2, up 1
+    assert spot(known_moves(flip_x=-1.0)(image)) == (2, 2)
+    assert spot(known_moves(flip_y=-1.0)(image)) == (6, 6)
+    # +90 degrees turns the picture counter-clockwise, as keras.layers.RandomRotation does.
+    texture_image = texture((9, 9, 3))
+    assert np.allclose(known_moves(angle=np.pi / 2)(texture_image), np.rot90(texture_image), atol=1e-5)
+    # Zoom 0.5 about the centre doubles every distance from it: (2, 6) is 2 up, 2 right.
+    zoomed = known_moves(zoom=0.5)(image)
+    assert np.isclose(zoomed[0, 8, 0], 1.0, atol=1e-5) and np.isclose(zoomed[1, 7, 0], 0.25, atol=1e-5)
+
+
+def test_draws_stay_in_their_ranges_and_switched_off_transforms_stay_neutral():
+    images = np.zeros((4000, 8, 10, 1), np.float32)
+    layer = augment.RandomAffine(rotation_range=30, height_shift_range=0.25, zoom_range=0.2,
+                                 horizontal_flip=True, seed=0)
+    drawn = {k: np.asarray(v) for k, v in layer.get_random_transformation(images).items()}
+    assert np.abs(drawn["angle"]).max() <= np.radians(30) + 1e-6 and np.abs(drawn["angle"]).max() > np.radians(29)
+    assert np.abs(drawn["shift_y"]).max() <= 0.25 * 8 + 1e-6 and np.abs(drawn["shift_y"]).max() > 1.9
+    assert 0.8 - 1e-6 <= drawn["zoom"].min() < 0.81 and 1.19 < drawn["zoom"].max() <= 1.2 + 1e-6
+    assert set(np.unique(drawn["flip_x"])) == {-1.0, 1.0} and 0.45 < (drawn["flip_x"] < 0).mean() < 0.55
+    assert (drawn["flip_y"] == 1).all() and (drawn["shear"] == 0).all() and (drawn["shift_x"] == 0).all()
 
 
 def test_channel_shift_adds_one_offset_per_channel_within_the_range():

@@ -39,7 +39,8 @@ def test_switching_a_transform_on_redraws_nine_different_versions():
     assert len(after) == 9 and len(set(after)) == 9 and before[0] not in after
     assert any("What the network sees" in m.value for m in app.markdown)
     code = app.code[0].value
-    assert "keras.layers.RandomRotation(factor=0.055556" in code
+    assert "from cnnlab.augment import RandomAffine" in code
+    assert "RandomAffine(rotation_range=20.0, fill_mode='nearest', seed=" in code
 
     app.button(key="augment_use").click().run()
     assert not app.exception
