@@ -16,8 +16,9 @@ from urllib.parse import urlencode
 from cnnlab.compare import flatten
 from cnnlab.config import ExperimentConfig
 
-# Query parameters that are not config fields (the Train page's run to reattach to).
-RESERVED = ("run",)
+# Query parameters that are not config fields: the Train page's run to reattach to, and
+# the session's display name (ui/identity.py).
+RESERVED = ("run", "who")
 MAX_IMPORT_BYTES = 64 * 1024  # a config is about 2 kB
 
 

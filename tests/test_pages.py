@@ -76,8 +76,13 @@ def test_reloading_the_page_reattaches_to_the_run(lab_home):
     _train_button(app).click().run()
     store = RunStore(lab_home)
     run = store.list_runs()[0]
-    # A new session (a reload, another tab) with no URL parameter finds the active run.
-    other = train_page()
+    # A new session (a reload, another tab) with no run in the URL finds the active run;
+    # the address keeps the name, so the same person may stop it.
+    assert app.query_params["who"] in (app.session_state["session_name"],
+                                       [app.session_state["session_name"]])
+    other = AppTest.from_file(HOME_PAGE, default_timeout=60)
+    other.query_params["who"] = app.session_state["session_name"]
+    other = other.run().switch_page("pages/1_Train.py").run()
     captions = " ".join(caption.value for caption in other.caption)
     assert run.run_id in captions
     stop = next(button for button in other.button if button.label == "Stop")

@@ -10,11 +10,25 @@ NAME_KEY = "session_name"
 TEACHER_KEY = "session_teacher"
 
 
+URL_KEY = "who"
+
+
 def current_session() -> str:
-    """This session's display name (a guest name until the user picks one)."""
+    """This session's display name (a guest name until the user picks one).
+
+    The name also sits in the address (`?who=`), so a reload or a bookmarked page, which
+    Streamlit treats as a new session, is still the same person and can stop its runs.
+    """
     if NAME_KEY not in st.session_state:
-        st.session_state[NAME_KEY] = guest_name()
-    return st.session_state[NAME_KEY]
+        try:
+            name = check_display_name(st.query_params.get(URL_KEY, ""))
+        except ValueError:
+            name = guest_name()
+        st.session_state[NAME_KEY] = name
+    name = st.session_state[NAME_KEY]
+    if st.query_params.get(URL_KEY) != name:
+        st.query_params[URL_KEY] = name
+    return name
 
 
 def is_teacher() -> bool:

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from cnnlab.export import export_run
 from cnnlab.history import RunHistory
+from cnnlab.sessions import may_modify
 from ui.insight_panel import show_alerts, show_insight
+from ui.identity import current_session, is_teacher
 from ui.resources import STATUS_ICONS, job_manager
 
 POLL_SECONDS = 1.0
@@ -42,10 +45,22 @@ def _panel(run_id: str, was_active: bool) -> None:
     icon = STATUS_ICONS.get(record.status, "")
     title.subheader(f"{icon} {record.name}")
     title.caption(f"Run `{run_id}` · status **{record.status}** · device {record.device or '—'}")
-    if record.is_active and stop.button("Stop", key=f"train_stop_{run_id}", icon=":material/stop:",
-                                        type="primary", width="stretch"):
+    mine = may_modify(record, current_session(), teacher=is_teacher())
+    if record.is_active and mine and stop.button(
+            "Stop", key=f"train_stop_{run_id}", icon=":material/stop:", type="primary",
+            width="stretch"):
         manager.stop(run_id)
         st.toast("Stopping after this batch...")
+    elif record.is_active and not mine:
+        stop.caption(f"Started by {record.session or 'the command line'}")
+    elif not record.is_active:
+        # Built only when clicked: a bundle holds the model and every metric row.
+        stop.download_button(
+            "Export", data=lambda: export_run(manager.store, run_id), file_name=f"{run_id}.zip",
+            mime="application/zip", key=f"train_export_{run_id}", icon=":material/download:",
+            on_click="ignore", width="stretch",
+            help="config.json, metrics.csv, model.keras and train.py, a script that "
+                 "reproduces the run with Keras alone")
 
     _progress(record)
     if record.error:
