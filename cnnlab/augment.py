@@ -20,10 +20,10 @@ the augmentation alone at 1.7 ms a batch of 32 (2.2 to 4 ms while other jobs loa
 machine, 6.7 at the worst), where the five Keras layers it replaced (RandomFlip, RandomRotation, our
 RandomAngleShear, RandomTranslation, RandomZoom) took 4.3 to 7 ms. Throughput with
 augmentation in tf.data, as a fraction of none, best of five: 0.98, 0.97, 0.90 and 0.87
-in runs at load averages 2 to 8 from other jobs, 0.76, 0.73 and 0.68 in runs under the
-heaviest (the old pipeline, in a run beside them: 0.73); alternating single epochs of the
-two, the median of 25 paired ratios was 0.90 and 0.91. Best-of figures on that shared
-machine scatter by about 20% whatever the pipeline. Resampling once also blurs less and
+in four runs, 0.76, 0.73, 0.73 and 0.68 in four others, with other jobs loading the
+machine (load average 2 to 10; the old pipeline, in a run beside them: 0.73). Best-of
+figures there scatter by about 20% whatever the pipeline; one epoch each way back to back,
+the median of 25 such ratios was 0.87 to 0.91 in three measurements. Resampling once also blurs less and
 fills the border from the image itself, as ImageDataGenerator did, where each of the
 separate layers filled from the previous one's fill.
 

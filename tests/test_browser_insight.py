@@ -103,7 +103,7 @@ def test_the_insight_tabs_follow_a_training_run(tmp_path):
         page.locator(MATRIX).scroll_into_view_if_needed()  # a click must land on screen
         x, y = page.evaluate(CELL_CENTRE, [row, column])
         page.mouse.click(x, y)
-        summary = f"{count} images of {row} predicted as {column}"
+        summary = f"{count} {'image' if count == 1 else 'images'} of {row} predicted as {column}"
         page.get_by_text(summary).first.wait_for(timeout=15_000)
         settle(page)
         assert page.locator('[data-testid="stImage"]').count() == min(count, 10)

@@ -219,7 +219,8 @@ def test_choosing_a_cell_shows_its_misclassified_images_most_confident_first(run
     confidence = np.sort(probabilities[chosen, predicted_class])[::-1]
     first_caption = images[0].proto.imgs[0].caption
     assert first_caption.startswith(f"{confidence[0]:.0%} · ")
-    assert any(f"**{count}** images of **{true_class}** predicted as **{predicted_class}**" in text.value
+    images = "image" if count == 1 else "images"
+    assert any(f"**{count}** {images} of **{true_class}** predicted as **{predicted_class}**" in text.value
                and f"P({predicted_class}) · P({true_class})" in text.value for text in app.markdown)
     outline = _figure(app, f"train_confusion_{run_id}")["layout"]["shapes"][0]
     assert (outline["x0"] + 0.5, outline["y0"] + 0.5) == (predicted_class, true_class)

@@ -253,12 +253,14 @@ def _cell_clicked(chart_key: str, true_key: str, predicted_key: str, names: list
 def _cell_images(labels, probabilities, true_class, predicted_class, names, data) -> None:
     indices = insight.misclassified(labels, probabilities, true_class, predicted_class)
     true_name, predicted_name = names[true_class], names[predicted_class]
+    images = "image" if len(indices) == 1 else "images"
     if true_class == predicted_class:
-        st.markdown(f"**{len(indices)}** images of **{true_name}** classified right, most "
+        st.markdown(f"**{len(indices)}** {images} of **{true_name}** classified right, most "
                     f"confident first. Under each: P({true_name}).")
     else:
-        st.markdown(f"**{len(indices)}** images of **{true_name}** predicted as **{predicted_name}**, "
-                    f"most confident first. Under each: P({predicted_name}) · P({true_name}).")
+        st.markdown(f"**{len(indices)}** {images} of **{true_name}** predicted as "
+                    f"**{predicted_name}**, most confident first. Under each: "
+                    f"P({predicted_name}) · P({true_name}).")
     if not len(indices):
         return
     if data is None:

@@ -12,8 +12,8 @@ import streamlit as st
 from cnnlab.export import export_run
 from cnnlab.history import RunHistory
 from cnnlab.sessions import may_modify
-from ui.insight_panel import show_alerts, show_insight
 from ui.identity import current_session, is_teacher
+from ui.insight_panel import show_alerts, show_insight
 from ui.resources import STATUS_ICONS, job_manager
 
 POLL_SECONDS = 1.0
