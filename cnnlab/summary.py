@@ -301,18 +301,28 @@ def estimate_for_config(config: ExperimentConfig) -> ModelSummary:
     """
     from cnnlab.data import get_info
 
+    from cnnlab.training.transfer import plan_phases, uses_transfer
+
     info = get_info(config.dataset)
     side = config.image_size or info.default_size
+    # A transfer run's first phase freezes part of the network: the trainable counts say so.
+    first = plan_phases(config)[0] if uses_transfer(config) else None
+    frozen = (first.trainable, first.fine_tune_layers) if first else ("all", 0)
     return _estimate(config.architecture, (side, side, info.channels), info.num_classes,
-                     config.tricks)
+                     config.tricks, frozen)
 
 
 @functools.lru_cache(maxsize=32)
 def _estimate(architecture: str, input_shape: tuple, num_classes: int,
-              tricks: Tricks) -> ModelSummary:
+              tricks: Tricks, trainable: tuple[str, int] = ("all", 0)) -> ModelSummary:
     from cnnlab.models import build_model
 
-    return summarize(build_model(architecture, input_shape, num_classes, tricks=tricks))
+    model = build_model(architecture, input_shape, num_classes, tricks=tricks)
+    if trainable[0] != "all":
+        from cnnlab.training.transfer import set_trainable
+
+        set_trainable(model, *trainable)
+    return summarize(model)
 
 
 # -- formatting ------------------------------------------------------------------------

@@ -379,3 +379,19 @@ def test_the_page_shows_a_build_error_instead_of_raising(tmp_path, monkeypatch):
     assert not app.exception
     assert "too small" in app.error[0].value
     assert not app.metric
+
+
+def test_a_transfer_configs_summary_counts_only_what_its_first_phase_trains():
+    from cnnlab.config import ExperimentConfig
+    from cnnlab.summary import estimate_for_config
+
+    def trainable(**transfer):
+        config = ExperimentConfig(architecture="pretrained_mobilenet_v2", transfer=transfer)
+        return estimate_for_config(config).trainable_params
+
+    everything = trainable(weights="random")
+    head = trainable(weights="imagenet", mode="feature_extraction")
+    top3 = trainable(weights="imagenet", mode="fine_tune", fine_tune_layers=3)
+    assert head == 1280 * 10 + 10  # the new softmax head on the 1,280 pooled features
+    assert head < top3 < everything
+    assert trainable(weights="imagenet", mode="two_phase", fine_tune_layers=3) == head
