@@ -98,10 +98,13 @@ def test_forward_pass_gives_softmax_rows(architecture, input_shape):
     num_classes = 3
     model = build_model(architecture, input_shape, num_classes)
     images = np.random.default_rng(0).random((2, *input_shape), dtype=np.float32)
-    probabilities = keras.ops.convert_to_numpy(model(images, training=False))
-    assert probabilities.shape == (2, num_classes)
-    assert np.all(probabilities >= 0)
-    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    outputs = model(images, training=False)
+    # inception_aux also outputs its auxiliary head's: every output is a softmax.
+    for output in outputs if isinstance(outputs, (list, tuple)) else [outputs]:
+        probabilities = keras.ops.convert_to_numpy(output)
+        assert probabilities.shape == (2, num_classes)
+        assert np.all(probabilities >= 0)
+        np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
 
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
