@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -26,3 +29,24 @@ def fresh_resources(lab_home):
 
     job_manager().shutdown(timeout=60)
     st.cache_resource.clear()
+
+
+def plotly_figure(app: AppTest, key: str) -> dict:
+    """The Plotly figure (as JSON, typed arrays as lists) of the chart with widget key `key`."""
+    charts = [chart for chart in app.get("plotly_chart") if chart.proto.id.endswith(f"-{key}")]
+    assert len(charts) == 1, f"no chart {key!r}"
+    return _decoded(json.loads(charts[0].proto.spec))
+
+
+def _decoded(value):
+    """Plotly's JSON with its typed arrays ({"dtype", "bdata", "shape"}) turned into lists."""
+    if isinstance(value, dict) and "bdata" in value and "dtype" in value:
+        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        if "shape" in value:
+            array = array.reshape([int(n) for n in str(value["shape"]).split(",")])
+        return array.tolist()
+    if isinstance(value, dict):
+        return {key: _decoded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_decoded(item) for item in value]
+    return value

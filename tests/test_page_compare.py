@@ -7,10 +7,6 @@ they queued is checked in its queue and in the store.
 
 from __future__ import annotations
 
-import base64
-import json
-
-import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -18,7 +14,7 @@ from cnnlab import compare_charts
 from cnnlab.ablation import toggle_trick
 from cnnlab.compare import config_diff
 from cnnlab.config import ExperimentConfig
-from tests.apptest import ROOT, fresh_resources  # noqa: F401  (fixture)
+from tests.apptest import ROOT, fresh_resources, plotly_figure  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.usefixtures("fresh_resources")
 
@@ -92,26 +88,6 @@ def _button(app, label):
     return next(button for button in app.button if button.label == label)
 
 
-def _figure(app, key) -> dict:
-    charts = [chart for chart in app.get("plotly_chart") if chart.proto.id.endswith(f"-{key}")]
-    assert len(charts) == 1, f"no chart {key!r}"
-    return _decoded(json.loads(charts[0].proto.spec))
-
-
-def _decoded(value):
-    """Plotly's JSON with its typed arrays ({"dtype", "bdata"}) turned into lists."""
-    if isinstance(value, dict) and "bdata" in value and "dtype" in value:
-        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
-        if "shape" in value:
-            array = array.reshape([int(n) for n in str(value["shape"]).split(",")])
-        return array.tolist()
-    if isinstance(value, dict):
-        return {key: _decoded(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_decoded(item) for item in value]
-    return value
-
-
 def _open_tab(app, tab):
     app.session_state["compare_tab"] = tab
     app.run()
@@ -165,7 +141,7 @@ def test_selected_runs_are_overlaid_with_their_diff_delta_gradients_and_parcoord
     assert app.session_state["compare_selected"] == chosen
     assert app.selectbox(key="compare_baseline").value == runs["base"]
 
-    curves = _figure(app, "compare_curves")
+    curves = plotly_figure(app, "compare_curves")
     validation = {trace["legendgroup"]: trace for trace in curves["data"]
                   if trace.get("xaxis") == "x2" and trace["line"]["dash"] == "solid"}
     assert set(validation) == set(chosen)
@@ -179,18 +155,18 @@ def test_selected_runs_are_overlaid_with_their_diff_delta_gradients_and_parcoord
     assert list(diff.columns)[2:] == ["tricks.dropout_rate", "tricks.batch_norm", "learning_rate"]
     assert diff["run"].tolist() == ["baseline", "dropout_rate=0.5", "batch_norm=on, learning_rate=0.01"]
 
-    delta = _figure(app, "compare_delta")  # the first tab is open
+    delta = plotly_figure(app, "compare_delta")  # the first tab is open
     by_name = {trace["name"]: trace["y"] for trace in delta["data"]}
     assert by_name["dropout_rate=0.5"] == pytest.approx([-0.05, 0.05, 0.1])
 
     _open_tab(app, "Gradients")
-    gradients = _figure(app, "compare_gradients")
+    gradients = plotly_figure(app, "compare_gradients")
     assert len(gradients["data"]) == 3
     assert gradients["data"][0]["x"] == list(LAYERS)
     assert gradients["data"][0]["y"] == pytest.approx([1e-3 * 3, 1e-2 * 3, 1e-1 * 3])  # epoch 3's step
 
     _open_tab(app, "Hyperparameters")
-    (parcoords,) = _figure(app, "compare_parcoords")["data"]
+    (parcoords,) = plotly_figure(app, "compare_parcoords")["data"]
     labels = [dimension["label"] for dimension in parcoords["dimensions"]]
     assert labels == ["dropout_rate", "batch_norm", "learning_rate", "best val accuracy"]
     assert parcoords["dimensions"][-1]["values"] == pytest.approx([0.7, 0.8, 0.75])
@@ -198,7 +174,7 @@ def test_selected_runs_are_overlaid_with_their_diff_delta_gradients_and_parcoord
     # A new baseline: the labels and the delta follow it.
     app.selectbox(key="compare_baseline").set_value(runs["dropout"]).run()
     _open_tab(app, "Difference from baseline")
-    names = {trace["name"] for trace in _figure(app, "compare_delta")["data"]}
+    names = {trace["name"] for trace in plotly_figure(app, "compare_delta")["data"]}
     labels = compare_charts.run_labels(configs, runs["dropout"])
     assert names == {"dropout_rate=0", labels[runs["fast"]]}
     assert labels[runs["fast"]].startswith("dropout_rate=0, batch_norm=on")
@@ -212,7 +188,7 @@ def test_selected_runs_are_overlaid_with_their_diff_delta_gradients_and_parcoord
 def test_runs_that_differ_only_by_seed_show_a_band(runs):
     app = _select(_page(), runs["seed1"], runs["seed2"], runs["seed3"], runs["base"])
     _open_tab(app, "Seeds")
-    figure = _figure(app, "compare_seeds")
+    figure = plotly_figure(app, "compare_seeds")
     means = [trace for trace in figure["data"] if trace.get("mode") == "lines+markers"]
     accuracy = next(trace for trace in means if trace["xaxis"] == "x2")
     assert accuracy["y"] == pytest.approx([0.6, 0.7])

@@ -8,9 +8,6 @@ was drawn from.
 
 from __future__ import annotations
 
-import base64
-import json
-
 import numpy as np
 import pytest
 import streamlit as st
@@ -26,7 +23,7 @@ from cnnlab.insight import (
     top_k_accuracy,
 )
 from cnnlab.store import RunStore
-from tests.apptest import ROOT
+from tests.apptest import ROOT, plotly_figure
 
 TINY = {"dataset": "digits", "image_size": 16, "train_size": 200, "epochs": 2, "batch_size": 32}
 
@@ -78,27 +75,6 @@ def _open(run_id: str, tab: str | None = None) -> AppTest:
     return app
 
 
-def _figure(app: AppTest, key: str) -> dict:
-    """The Plotly figure (as JSON) of the chart with widget key `key`."""
-    charts = [chart for chart in app.get("plotly_chart") if chart.proto.id.endswith(f"-{key}")]
-    assert len(charts) == 1, f"no chart {key!r}"
-    return _decoded(json.loads(charts[0].proto.spec))
-
-
-def _decoded(value):
-    """Plotly's JSON with its typed arrays ({"dtype", "bdata", "shape"}) turned into lists."""
-    if isinstance(value, dict) and "bdata" in value and "dtype" in value:
-        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
-        if "shape" in value:
-            array = array.reshape([int(n) for n in str(value["shape"]).split(",")])
-        return array.tolist()
-    if isinstance(value, dict):
-        return {key: _decoded(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_decoded(item) for item in value]
-    return value
-
-
 def _counts(cells: dict) -> list[list[int]]:
     """The counts written in a confusion heatmap's cells (blank for 0)."""
     return [[int(text or 0) for text in row] for row in cells["text"]]
@@ -124,17 +100,17 @@ def test_the_curves_tab_shows_the_curves_the_gap_and_the_learning_rate(runs, sto
     assert not any("Vanishing" in error.value for error in app.error)
 
     history = _history(store, run_id)
-    gap = _figure(app, f"train_gap_{run_id}")
+    gap = plotly_figure(app, f"train_gap_{run_id}")
     _, validation, best = gap["data"]
     assert validation["fill"] == "tonexty"  # the band between the curves
     assert validation["y"] == pytest.approx(list(history.epochs["val_loss"]))
     assert best["x"] == [int(history.epochs["val_loss"].idxmin())]
-    rate = _figure(app, f"train_learning_rate_{run_id}")
+    rate = plotly_figure(app, f"train_learning_rate_{run_id}")
     assert len(rate["data"][0]["y"]) == len(history.batches)
     assert rate["data"][0]["y"] == pytest.approx([1e-3] * len(history.batches))
 
     app.radio(key=f"train_gap_metric_{run_id}").set_value("accuracy").run()
-    gap = _figure(app, f"train_gap_{run_id}")
+    gap = plotly_figure(app, f"train_gap_{run_id}")
     assert gap["layout"]["yaxis"]["title"]["text"] == "accuracy"
     assert gap["data"][1]["y"] == pytest.approx(list(history.epochs["val_accuracy"]))
 
@@ -144,25 +120,25 @@ def test_the_gradients_tab_shows_the_heatmap_the_bars_the_ratio_and_dead_relus(r
     app = _open(run_id, tab="Gradients")
     assert not _has_chart(app, f"train_curves_{run_id}"), "only the open tab is drawn"
     grads = _history(store, run_id).layer_table("grad_norm")
-    heatmap = _figure(app, f"train_layer_heatmap_{run_id}")
+    heatmap = plotly_figure(app, f"train_layer_heatmap_{run_id}")
     cells = heatmap["data"][0]
     assert cells["type"] == "heatmap"
     assert cells["y"] == list(grads.columns)  # input to output, drawn top to bottom
     assert heatmap["layout"]["yaxis"]["autorange"] == "reversed"
     assert np.asarray(cells["z"], dtype=float) == pytest.approx(np.log10(grads.to_numpy().T), rel=1e-6)
     assert all(text.startswith("10") for text in cells["colorbar"]["ticktext"])
-    bars = _figure(app, f"train_layer_bars_{run_id}")
+    bars = plotly_figure(app, f"train_layer_bars_{run_id}")
     assert bars["data"][0]["x"] == pytest.approx(list(grads.iloc[-1]))
     assert bars["layout"]["xaxis"]["type"] == "log"
-    ratio = _figure(app, f"train_gradient_ratio_{run_id}")
+    ratio = plotly_figure(app, f"train_gradient_ratio_{run_id}")
     assert ratio["data"][0]["y"] == pytest.approx(list(grads.iloc[:, 0] / grads.iloc[:, -1]))
-    dead = _figure(app, f"train_dead_relu_{run_id}")
+    dead = plotly_figure(app, f"train_dead_relu_{run_id}")
     assert dead["data"][0]["type"] == "bar" and dead["data"][0]["y"]
 
     # Another per-layer figure; the choice survives a visit to another tab.
     app.radio(key=f"train_layer_kind_{run_id}").set_value("Update / weight").run()
     ratios = _history(store, run_id).layer_table("update_ratio")
-    heatmap = _figure(app, f"train_layer_heatmap_{run_id}")
+    heatmap = plotly_figure(app, f"train_layer_heatmap_{run_id}")
     assert heatmap["layout"]["title"]["text"] == "Update-to-weight ratio per layer"
     assert np.asarray(heatmap["data"][0]["z"], dtype=float) == pytest.approx(
         np.log10(ratios.to_numpy().T), rel=1e-6)
@@ -179,7 +155,7 @@ def test_the_confusion_tab_shows_the_matrix_the_class_report_and_top_k(runs, sto
     app = _open(run_id, tab="Confusion")
     labels, probabilities = load_predictions(store, run_id, 2)
     matrix = confusion(labels, probabilities, 10)
-    figure = _figure(app, f"train_confusion_{run_id}")
+    figure = plotly_figure(app, f"train_confusion_{run_id}")
     cells = figure["data"][0]
     assert cells["y"] == cells["x"] == [str(digit) for digit in range(10)]
     assert _counts(cells) == matrix.tolist()  # row = true, column = predicted
@@ -222,7 +198,7 @@ def test_choosing_a_cell_shows_its_misclassified_images_most_confident_first(run
     images = "image" if count == 1 else "images"
     assert any(f"**{count}** {images} of **{true_class}** predicted as **{predicted_class}**" in text.value
                and f"P({predicted_class}) · P({true_class})" in text.value for text in app.markdown)
-    outline = _figure(app, f"train_confusion_{run_id}")["layout"]["shapes"][0]
+    outline = plotly_figure(app, f"train_confusion_{run_id}")["layout"]["shapes"][0]
     assert (outline["x0"] + 0.5, outline["y0"] + 0.5) == (predicted_class, true_class)
 
 
@@ -232,14 +208,14 @@ def test_the_matrix_follows_the_newest_epoch_or_shows_the_one_picked(runs, store
     follow = app.toggle(key=f"train_confusion_follow_{run_id}")
     assert follow.value is True
     assert not app.select_slider  # following: no slider, the newest epoch
-    assert _figure(app, f"train_confusion_{run_id}")["layout"]["title"]["text"].endswith("epoch 2")
+    assert plotly_figure(app, f"train_confusion_{run_id}")["layout"]["title"]["text"].endswith("epoch 2")
 
     follow.set_value(False).run()
     slider = app.select_slider(key=f"train_confusion_epoch_{run_id}")
     assert list(slider.options) == ["1", "2"] and slider.value == 2  # starts at the newest
     slider.set_value(1).run()
     labels, earlier = load_predictions(store, run_id, 1)
-    cells = _figure(app, f"train_confusion_{run_id}")["data"][0]
+    cells = plotly_figure(app, f"train_confusion_{run_id}")["data"][0]
     assert _counts(cells) == confusion(labels, earlier, 10).tolist()
 
     # A run still training writes epoch after epoch: a picked epoch stays picked, and
@@ -254,7 +230,7 @@ def test_the_matrix_follows_the_newest_epoch_or_shows_the_one_picked(runs, store
             slider = app.select_slider(key=f"train_confusion_epoch_{run_id}")
             assert slider.value == 1 and list(slider.options)[-1] == str(epoch)
         app.toggle(key=f"train_confusion_follow_{run_id}").set_value(True).run()
-        title = _figure(app, f"train_confusion_{run_id}")["layout"]["title"]["text"]
+        title = plotly_figure(app, f"train_confusion_{run_id}")["layout"]["title"]["text"]
         assert title == "Validation set after epoch 4"
     finally:
         for epoch in written:
