@@ -64,7 +64,7 @@ def runs_table(records, curves: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per run: what it was (data, network, key tricks) and how it did."""
     rows = []
     for record in records:
-        config = ExperimentConfig.from_dict(record.config) if _valid(record.config) else None
+        config = _parsed(record.config)
         curve = curves.get(record.run_id, pd.DataFrame())
         val_acc = curve["val_accuracy"].dropna() if "val_accuracy" in curve else pd.Series(dtype=float)
         val_loss = curve["val_loss"].dropna() if "val_loss" in curve else pd.Series(dtype=float)
@@ -152,12 +152,12 @@ def gradient_profile(store, run_id: str) -> pd.Series:
                      index=[row.name.removeprefix("grad_norm/") for row in rows], dtype="float64")
 
 
-def _valid(config: Mapping) -> bool:
+def _parsed(config: Mapping) -> ExperimentConfig | None:
+    """The stored config as an ExperimentConfig; None for one this cnnlab cannot read."""
     try:
-        ExperimentConfig.from_dict(dict(config))
+        return ExperimentConfig.from_dict(dict(config))
     except (ValueError, TypeError):
-        return False
-    return True
+        return None
 
 
 def _show(value):
