@@ -1,9 +1,10 @@
 """Concurrent runs: aggregate and per-run throughput with 1, 2 and 4 runs at once.
 
 The default experiment (digits, the small convnet, 6 epochs) is started N times at once
-(seeds 0..N-1) through one JobManager allowing N concurrent runs, in this one process, as
-the app's server would. Per run: images/s over its epochs 2..N from its own stored epoch
-times (epoch 1 traces the train function). Aggregate: the sum of the runs' own images/s,
+(seeds 0..N-1) through one JobManager allowing N concurrent runs, as the app's server
+would: in worker processes by default (`--isolation thread`: in threads of this process).
+Per run: images/s over its epochs 2..N from its own stored epoch times (epoch 1 traces the
+train function). Aggregate: the sum of the runs' own images/s,
 which holds because they start together and train side by side (checked: their timed
 spans overlap; if they did not, all images over the whole span are used). The levels are interleaved and repeated;
 the best aggregate of each level counts (this machine's noise is about 20%).
@@ -35,10 +36,10 @@ from cnnlab.training import JobManager  # noqa: E402
 LEVELS = (1, 2, 4)
 
 
-def measure(level: int, epochs: int) -> dict:
+def measure(level: int, epochs: int, isolation: str = "process") -> dict:
     """Start `level` runs at once; return aggregate and per-run images/s."""
     with tempfile.TemporaryDirectory() as home:
-        manager = JobManager(RunStore(home), max_concurrent=level)
+        manager = JobManager(RunStore(home), max_concurrent=level, isolation=isolation)
         configs = [ExperimentConfig(epochs=epochs, seed=seed) for seed in range(level)]
         run_ids = [manager.submit(config) for config in configs]
         for run_id in run_ids:
@@ -68,12 +69,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--skip-render", action="store_true")
+    parser.add_argument("--isolation", choices=("process", "thread"), default="process",
+                        help="where runs train: worker processes (the app's server) or threads")
     args = parser.parse_args()
 
     results: dict[int, list[dict]] = {level: [] for level in LEVELS}
     for _ in range(args.repeats):
         for level in LEVELS:
-            results[level].append(measure(level, args.epochs))
+            results[level].append(measure(level, args.epochs, args.isolation))
     best = {level: max(r["aggregate"] for r in results[level]) for level in LEVELS}
     fairness = min(r["fairness"] for r in results[4])
     print(f"default experiment, {args.epochs} epochs, epochs 2..{args.epochs} timed, "

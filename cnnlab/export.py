@@ -78,10 +78,14 @@ def bundle_files(store, run_id: str) -> dict[str, bytes]:
         )
     config = ExperimentConfig.from_dict(record.config)
     files = {"config.json": config.to_json().encode(), "metrics.csv": _metrics_csv(store, run_id)}
+    # Only a completed run's own file is loaded: the lab saves a model only when a run
+    # completes, so a model.keras in any other run's folder is not the lab's (a run whose
+    # final status could not be recorded, or a file someone put there) and stays unread.
     saved = store.run_dir(run_id) / MODEL_FILE
-    model = _load_model(saved) if saved.is_file() else _untrained_model(config, store)
+    trained = record.status == "completed" and saved.is_file()
+    model = _load_model(saved) if trained else _untrained_model(config, store)
     plain = plain_model(model)
-    if saved.is_file():
+    if trained:
         files[MODEL_FILE] = _model_bytes(plain)
     files[ARCHITECTURE_FILE] = plain.to_json(indent=1).encode()
     test_accuracy = record.final_metrics.get("test_accuracy")

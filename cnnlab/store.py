@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from cnnlab.processes import pid_alive, this_owner
+from cnnlab.recovery import remove_partial_files
 
 STATUSES = ("queued", "running", "completed", "stopped", "failed", "diverged", "interrupted")
 ACTIVE_STATUSES = ("queued", "running")
@@ -251,7 +252,13 @@ class RunStore:
     def finish_run(self, run_id: str, status: str, *,
                    final_metrics: Mapping[str, Any] | None = None,
                    error: str | None = None) -> None:
-        """Record how a run ended. `final_metrics=None` keeps any stored before."""
+        """Record how a run ended. `final_metrics=None` keeps any stored before.
+
+        The first ending recorded stands: a run already finished keeps its status. Why: a
+        worker process outlives its killed server by up to half a second, and its late
+        "completed" or "failed" must not overwrite the "interrupted" that a restarted
+        server has already shown (and whose leftover files it has cleaned up).
+        """
         if status not in TERMINAL_STATUSES:
             raise ValueError(
                 f"Invalid `status` for finish_run. Expected a terminal status, one of "
@@ -260,10 +267,14 @@ class RunStore:
         metrics_json = None if final_metrics is None else _to_json(final_metrics, "final_metrics")
         now = _now()
         with self._write() as conn:
-            self._update_run(
-                conn, run_id, "status = ?, finished_at = ?, updated_at = ?, error = ?,"
-                " final_metrics_json = COALESCE(?, final_metrics_json)",
-                (status, now, now, error, metrics_json))
+            cursor = conn.execute(
+                "UPDATE runs SET status = ?, finished_at = ?, updated_at = ?, error = ?,"
+                " final_metrics_json = COALESCE(?, final_metrics_json)"
+                " WHERE run_id = ? AND status IN ('queued', 'running')",
+                (status, now, now, error, metrics_json, run_id))
+            if cursor.rowcount == 0 and conn.execute(
+                    "SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is None:
+                raise self._unknown_run(run_id)
 
     def get_run(self, run_id: str) -> RunRecord | None:
         row = self._conn().execute(
@@ -296,10 +307,11 @@ class RunStore:
         On this host an owner is gone when its pid is dead, a zombie, or (on Linux) a
         process started after the owner took the run. The current process's own runs are
         never touched. On another host pids mean nothing here, so an owner is gone when
-        none of its runs has been written for `HEARTBEAT_TIMEOUT_S`. Returns the ids
-        changed.
+        none of its runs has been written for `HEARTBEAT_TIMEOUT_S`. The temporary files a
+        killed writer left in an interrupted run's folder are removed (`cnnlab.recovery`),
+        so the folder holds only complete artifacts. Returns the ids changed.
         """
-        host, now, changed = socket.gethostname(), _now(), []
+        host, now, changed, grace = socket.gethostname(), _now(), [], {}
         with self._write() as conn:
             active = conn.execute(
                 "SELECT run_id, status, owner, created_at, started_at, updated_at FROM runs"
@@ -317,6 +329,11 @@ class RunStore:
                         " updated_at = ?, error = ? WHERE run_id = ?",
                         (now, now, reason, run_id))
                     changed.append(run_id)
+                    # A silent owner on another host may yet be writing: spare its fresh files.
+                    local = (owner or "").rpartition(":")[0] == host
+                    grace[run_id] = 0.0 if local else HEARTBEAT_TIMEOUT_S
+        for run_id in changed:  # after the commit: files never hold the write lock
+            remove_partial_files(self.run_dir(run_id), older_than_s=grace[run_id])
         return changed
 
     def delete_run(self, run_id: str) -> None:

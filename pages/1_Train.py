@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import streamlit as st
 
 from cnnlab.config import ExperimentConfig
 from ui.experiment_form import experiment_form, load_augmentation, load_into_form
 from ui.identity import current_session
 from ui.layout import page_setup
-from ui.resources import device_name, job_manager
+from ui.resources import device_name, job_manager, store_error_message
 from ui.run_panel import show_run
 from ui.share_controls import linked_config, share_and_import
 
@@ -35,6 +37,9 @@ def _start(config: ExperimentConfig) -> bool:
         run_id = job_manager().submit(config, session=current_session())
     except ValueError as error:
         st.error(str(error), icon=":material/error:")
+        return False
+    except sqlite3.OperationalError as error:  # busy or full: said in words, not SQLite's
+        st.error(store_error_message(error), icon=":material/error:")
         return False
     st.session_state["train_run_id"] = run_id
     st.query_params["run"] = run_id

@@ -33,6 +33,18 @@ def test_training_the_default_experiment_shows_growing_curves(tmp_path):
             timeout=60_000,
         )
         assert "run=" in page.url, "the URL carries the run id so a reload reattaches"
+        # Closing the tab mid-run leaves the run training; a new tab (a new session) at
+        # the same address reattaches to it and watches it go on.
+        address, grown = page.url, page.evaluate(TRACE_LENGTHS)
+        browser = page.context.browser
+        page.close()  # a page of browser.new_page() closes its context (its session) too
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.goto(address)
+        page.wait_for_selector('[class*="st-key-train_curves"] .js-plotly-plot', timeout=60_000)
+        page.wait_for_function(
+            f"(() => {{ const n = ({TRACE_LENGTHS})(); return n && n.reduce((a, b) => a + b, 0) > {sum(grown)}; }})()",
+            timeout=60_000,
+        )
         page.get_by_text(re.compile(r"status completed")).first.wait_for(timeout=120_000)
         page.wait_for_selector("text=Validation accuracy", timeout=30_000)
         time.sleep(1)  # let Plotly finish its last redraw before the screenshot

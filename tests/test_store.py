@@ -392,8 +392,8 @@ def test_recover_other_host_by_heartbeat(store, monkeypatch, age_s, other_fresh_
     store.mark_running(sibling, device="GPU:1", owner=owner)
     store.finish_run(sibling, "completed")
     clock[0] += age_s
-    if other_fresh_run:
-        store.finish_run(sibling, "completed")
+    if other_fresh_run:  # the owner has just started another run
+        store.mark_running(store.create_run(CONFIG), device="GPU:1", owner=owner)
     assert store.recover_interrupted() == ([run_id] if interrupted else [])
     assert store.get_run(run_id).status == ("interrupted" if interrupted else "running")
 
@@ -506,3 +506,16 @@ def test_import_is_light():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_first_ending_of_a_run_stands(store):
+    """A worker outliving its killed server must not overwrite the recovered status."""
+    run_id = store.create_run(CONFIG)
+    store.mark_running(run_id, device="CPU")
+    store.finish_run(run_id, "interrupted", error="The server stopped.")
+    store.finish_run(run_id, "completed", final_metrics={"test_accuracy": 0.9})
+    record = store.get_run(run_id)
+    assert (record.status, record.error, record.final_metrics) == (
+        "interrupted", "The server stopped.", {})
+    with pytest.raises(ValueError, match="Unknown `run_id`"):
+        store.finish_run("20260101-000000-0000", "completed")

@@ -9,6 +9,7 @@ variant of a request is built and checked first, and a ValueError shows as it is
 from __future__ import annotations
 
 import re
+import sqlite3
 
 import streamlit as st
 
@@ -23,10 +24,11 @@ from cnnlab.ablation import (
 from cnnlab.cli import parse_overrides
 from cnnlab.config import ExperimentConfig
 from cnnlab.sessions import check_may_modify
+from cnnlab.training.job import check_memory
 from cnnlab.training.transfer import check_transfer
 from ui.compare_table import SELECTED, select
 from ui.identity import current_session, is_teacher
-from ui.resources import job_manager
+from ui.resources import job_manager, store_error_message
 
 BASELINE = "compare_baseline"
 ERROR = "compare_error"
@@ -152,11 +154,15 @@ def _start(baseline: str, build) -> None:
         for variant in variants:
             variant.config.check_feasible()
             check_transfer(variant.config, store)
+            check_memory(variant.config)
         session = current_session()
         started = [job_manager().submit(variant.config, variant.name, session=session)
                    for variant in variants]
     except ValueError as error:
         st.session_state[ERROR] = str(error)
+        return
+    except sqlite3.OperationalError as error:
+        st.session_state[ERROR] = store_error_message(error)
         return
     select([baseline, *started])
     st.session_state[BASELINE] = baseline

@@ -4,6 +4,7 @@ lab makes to Streamlit's own behaviour (see `keep_keras_state`)."""
 from __future__ import annotations
 
 import gc
+import os
 import sys
 
 import streamlit as st
@@ -39,8 +40,27 @@ keep_keras_state()
 
 @st.cache_resource(show_spinner=False)
 def job_manager() -> JobManager:
-    """The one job manager of this server; it also turns stale `running` runs into `interrupted`."""
-    return JobManager()
+    """The one job manager of this server; it also turns stale `running` runs into `interrupted`.
+
+    Runs train in recycled worker processes (see cnnlab.training.workers): TensorFlow
+    leaks memory with each run a process trains, and a worker that dies takes only its
+    own run with it. One worker starts now, so the first Train does not wait for it.
+    """
+    isolation = "process" if os.name == "posix" else "thread"
+    return JobManager(isolation=isolation, prestart=1)
+
+
+def store_error_message(error: Exception) -> str:
+    """What a user reads when the run store refuses a write at submit.
+
+    Why not the error itself: many sessions at once can hold SQLite's write lock past its
+    timeout, and "database is locked" means nothing to a student; a full disk needs
+    someone who can free space.
+    """
+    if "full" in str(error):
+        return ("The disk that holds the lab's runs is full, so no run can start; ask the "
+                "lab's administrator to free space.")
+    return "The lab's run store is busy; try again in a moment."
 
 
 @st.cache_resource(show_spinner="Starting TensorFlow...")

@@ -5,11 +5,19 @@ batch itself. Rows are buffered and written together at most every `flush_interv
 (and at every epoch end), which keeps readers under a second behind and the overhead low.
 The callback also turns the job manager's stop flag into `model.stop_training` and a
 non-finite loss into the `diverged` outcome.
+
+Why a failed flush keeps its rows: on a shared server the store can refuse a write for a
+while (another process holding SQLite's write lock past the busy timeout, a full disk).
+Such an error rolls the whole transaction back, so the rows stay buffered and go out with
+the next flush, in order, exactly once; training goes on meanwhile. Only when the store
+has refused every write for `RETRY_FOR_S`, or at the very last flush of a fit, does the
+error propagate, and the run ends as failed with its message rather than silently short.
 """
 
 from __future__ import annotations
 
 import math
+import sqlite3
 import threading
 import time
 
@@ -25,6 +33,10 @@ BATCH_METRICS = {
     "accuracy": "batch/running_accuracy",
     "learning_rate": "batch/learning_rate",
 }
+# How long the store may refuse writes (errors SQLite reports as operational: locked,
+# disk full, I/O) before the run gives up and fails. A locked write alone waits for
+# store.BUSY_TIMEOUT_S before it fails, so this allows a few such waits.
+RETRY_FOR_S = 120.0
 
 
 class StoreCallback(keras.callbacks.Callback):
@@ -38,6 +50,10 @@ class StoreCallback(keras.callbacks.Callback):
         batch_size: images per batch, for throughput.
         stop_event: set by the job manager to stop within one batch.
         flush_interval_s: longest time rows wait in the buffer (default 0.25 s).
+
+    Attributes:
+        failed_flushes: writes the store refused and that were retried later.
+        rows_written: metric rows this callback has written (also kept in the progress).
     """
 
     def __init__(self, store, run_id: str, *, epochs: int, steps_per_epoch: int,
@@ -54,7 +70,10 @@ class StoreCallback(keras.callbacks.Callback):
         self.diverged = False
         self.stopped = False
         self.last_epoch_logs: dict = {}
+        self.failed_flushes = 0
+        self.rows_written = 0
         self._rows: list[tuple[int, int, str, float]] = []
+        self._failing_since: float | None = None
         self._epoch = 0
         self._step = 0
         self._last_flush = 0.0
@@ -112,7 +131,8 @@ class StoreCallback(keras.callbacks.Callback):
         self._flush()
 
     def on_train_end(self, logs=None):
-        self._flush()
+        # The last chance to write: an error now must fail the run, not lose its tail.
+        self._flush(final=True)
 
     # -- for the other recording callbacks ------------------------------------------------
 
@@ -141,7 +161,30 @@ class StoreCallback(keras.callbacks.Callback):
             "elapsed_s": elapsed, "eta_s": eta,
         }
 
-    def _flush(self) -> None:
-        rows, self._rows = self._rows, []
-        self.store.add_metrics_and_progress(self.run_id, rows, self.progress())
+    def _flush(self, *, final: bool = False) -> None:
+        """Write the buffered rows and the progress in one transaction.
+
+        The buffer is emptied only after the write committed: a refused write rolls back
+        whole, so keeping the rows writes each exactly once. Rows only come from this
+        (the training) thread, so nothing is appended while the write is under way.
+        """
+        count = len(self._rows)
+        # The rows written so far, in the same transaction as the rows themselves: the
+        # store's own count of the run's rows can be checked against it (benchmarks/soak.py).
+        progress = {**self.progress(), "rows_written": self.rows_written + count,
+                    "failed_flushes": self.failed_flushes}
+        try:
+            self.store.add_metrics_and_progress(self.run_id, self._rows[:count], progress)
+        except sqlite3.OperationalError:
+            now = time.perf_counter()
+            if self._failing_since is None:
+                self._failing_since = now
+            if final or now - self._failing_since >= RETRY_FOR_S:
+                raise
+            self.failed_flushes += 1
+            self._last_flush = now  # retry after flush_interval_s, not at every batch
+            return
+        del self._rows[:count]
+        self.rows_written += count
+        self._failing_since = None
         self._last_flush = time.perf_counter()

@@ -2,7 +2,16 @@
 
 Every way a run can end is written to the store here: completed (with test metrics),
 stopped, diverged (a non-finite loss; metrics so far are kept) or failed (the exception's
-message is stored). Nothing here touches Streamlit.
+message is stored, and the metrics recorded before it are kept). Nothing here touches
+Streamlit.
+
+Why a full disk gets a message of its own: on a shared classroom server one student's
+runs can fill the disk for everyone, and "OSError: [Errno 28]" deep from Keras' zip writer
+tells no one what to do. A run that hits it fails with "The disk is full ..." naming the
+folder to clean, its partial model file is removed (which frees the space to record the
+failure), and the other runs go on. The last write of a run, its status, is retried a few
+times; a store that still refuses it leaves the run for recovery instead of killing the
+thread (a later server start marks it interrupted).
 
 A run trains in one or more phases (`cnnlab.training.transfer`): a two-phase transfer run
 trains the new head first, then recompiles and fine-tunes the top of the base. Each phase
@@ -12,11 +21,16 @@ so the stored curves run on; a "phase" metric row marks where each phase starts.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import math
 import os
+import sqlite3
+import sys
 import tempfile
 import threading
+import time
 
 from cnnlab.config import ExperimentConfig
 from cnnlab.data import load_dataset
@@ -25,19 +39,123 @@ from cnnlab.training.device import configure_tensorflow
 # keras.utils.set_random_seed sets process-wide seeds; building under a lock keeps one
 # run's seeding from interleaving with another's model construction.
 _seed_lock = threading.Lock()
+# OSError numbers that mean "no room to write": a full disk, a used-up quota, a file past
+# the file system's (or the process's RLIMIT_FSIZE) size limit.
+DISK_FULL_ERRNOS = {errno.ENOSPC: "no space left on the disk",
+                    errno.EDQUOT: "the disk quota is used up",
+                    errno.EFBIG: "a file grew past the largest size allowed"}
+# Pauses before retrying a run's final status write (SQLite busy past its timeout, a disk
+# that was full a moment ago); then the run is left to recovery.
+FINISH_RETRY_DELAYS_S = (0.2, 1.0, 3.0)
 
 
-def execute_run(store, run_id: str, config: ExperimentConfig, stop_event: threading.Event) -> str:
-    """Train one run and record how it ended. Returns the final status."""
+def execute_run(store, run_id: str, config: ExperimentConfig, stop_event: threading.Event,
+                *, owner: str | None = None) -> str:
+    """Train one run and record how it ended. Returns the final status; never raises.
+
+    `owner` is the process recorded as training it (default: this one; a worker
+    process names its server, see `cnnlab.training.workers`).
+
+    Why never: it is the body of a job's thread, and an exception escaping it would end the
+    thread with a traceback on the console and the run shown as running forever.
+    """
     try:
         device = configure_tensorflow()
-        store.mark_running(run_id, device=device)
+        store.mark_running(run_id, device=device, owner=owner)
         status, final, error = _train(store, run_id, config, stop_event)
-    except Exception as exc:  # any failure becomes the run's status, never the server's
-        store.finish_run(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
-        return "failed"
-    store.finish_run(run_id, status, final_metrics=final, error=error)
+    except Exception as exc:  # noqa: BLE001 - any failure becomes the run's status, never the server's
+        status, final = "failed", None
+        error = disk_full_message(exc, store.home) or f"{type(exc).__name__}: {exc}"
+    _finish(store, run_id, status, final, error)
     return status
+
+
+def disk_full_message(exc: BaseException, folder) -> str | None:
+    """The message for a write refused for lack of room, or None for any other error.
+
+    The whole chain is searched (`__cause__`, `__context__`): Keras' zip writer and h5py
+    re-raise or wrap the OSError, and SQLite reports a full disk as an OperationalError.
+
+    Args:
+        exc: the exception a run failed with.
+        folder: the folder to free space in (the lab's home: every run's files are there).
+    """
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        reason = None
+        if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
+            reason = DISK_FULL_ERRNOS[exc.errno]
+        elif isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
+            reason = f"the run store reported: {exc}"
+        if reason is not None:
+            return (
+                f"The disk is full: the run's files could not be written in {folder} "
+                f"({reason}). Expected room for the run's metrics and its trained model. "
+                f"Received: {type(exc).__name__}: {exc}. Free space in {folder} (delete runs "
+                "you no longer need, or ask the server's administrator), then train again."
+            )
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _finish(store, run_id: str, status: str, final, error) -> None:
+    """Write how the run ended, retried a few times; if the store refuses, say so on stderr.
+
+    Why not raise: the run's status is the store's last word, and no one is left to catch
+    an exception in this thread. Unwritten, the run stays "running" in the store until
+    the next server start marks it interrupted (`RunStore.recover_interrupted`).
+    """
+    tries = 0
+    for delay in (*FINISH_RETRY_DELAYS_S, None):
+        tries += 1
+        try:
+            store.finish_run(run_id, status, final_metrics=final, error=error)
+            return
+        except (sqlite3.Error, OSError) as exc:  # busy or full: it may pass in a moment
+            if delay is not None:
+                time.sleep(delay)
+                continue
+            problem = exc
+        except Exception as exc:  # noqa: BLE001 - anything else will not pass by retrying
+            problem = exc
+        break
+    print(f"cnnlab: could not record that run {run_id} ended as {status!r} after {tries} "
+          f"{'try' if tries == 1 else 'tries'} ({type(problem).__name__}: {problem}). It is left "
+          "for recovery, which marks it interrupted when the lab next starts. Its error was: "
+          f"{error}", file=sys.stderr, flush=True)
+
+
+def check_memory(config: ExperimentConfig) -> None:
+    """Raise ValueError when a run of `config` would not fit in this machine's memory.
+
+    Why at submit: a run that outgrows the memory of a shared server is killed by the
+    operating system, maybe with the whole lab and everyone's runs in it. The estimate
+    (`cnnlab.summary.check_memory_fits`) builds the model once per architecture, input
+    shape and tricks, cached, so the Train form (which shows the same estimate) has
+    usually built it already.
+    """
+    from cnnlab import summary
+
+    available = summary.available_memory_bytes()
+    if available is None:
+        return  # Nothing to compare with (an unknown platform): no check, no refusal.
+    try:
+        # Under the seed lock: building draws default seeds from Python's generator, which
+        # must not move under a run being built at the same moment.
+        with _seed_lock:
+            warning = summary.check_memory_fits(config, available)
+    except Exception:  # noqa: BLE001 - see the comment below
+        # The estimate is advice built with the architecture registry; where it cannot be
+        # made (a model the summary cannot walk, a data set whose shape cannot be read
+        # now) the run itself builds its model and, if that fails too, fails with its own
+        # message. Refusing here would block runs that can train.
+        return
+    if warning is not None:
+        raise ValueError(
+            f"Not enough memory to start this run. {warning} A smaller architecture needs "
+            "less too, and memory frees up as other runs finish."
+        )
 
 
 def _train(store, run_id, config, stop_event):
@@ -109,9 +227,16 @@ def _train(store, run_id, config, stop_event):
                      *schedule_callbacks(settings)]
         if early is not None:
             callbacks.append(early)
-        history = model.fit(train, initial_epoch=phase.initial_epoch, epochs=phase.epochs,
-                            shuffle=False, verbose=0,
-                            callbacks=callbacks)  # the data set shuffles itself, seeded
+        try:
+            history = model.fit(train, initial_epoch=phase.initial_epoch, epochs=phase.epochs,
+                                shuffle=False, verbose=0,
+                                callbacks=callbacks)  # the data set shuffles itself, seeded
+        except Exception:
+            # Keras ends no callback when fit raises: write the rows the recorder still
+            # buffers, so the curves show the run up to the step that failed.
+            with contextlib.suppress(Exception):
+                recorder.on_train_end()
+            raise
         done = history.epoch[-1] + 1 if history.epoch else phase.initial_epoch
 
     final = dict(recorder.last_epoch_logs)
@@ -154,13 +279,37 @@ def _early_stopping(config):
 
 
 def _save_model(store, run_id: str, model) -> None:
-    """Save the trained model atomically: a half-written file is never left under its name."""
+    """Save the trained model atomically: a half-written file is never left under its name.
+
+    Keras writes a temporary file in the run's folder, which is flushed to the disk before
+    it is renamed over "model.keras" (as `RunStore.write_artifact` does), so a crash or a
+    power cut leaves the old name or the whole new file. On any failure (a full disk most
+    likely) the partial file is removed at once: it is never loaded, and its space is
+    needed to record the failure. The name (mkstemp's "tmp" prefix, ".keras" suffix) is
+    the one `cnnlab.recovery` removes after a crash.
+    """
     folder = store.run_dir(run_id)
     handle, temporary = tempfile.mkstemp(dir=folder, suffix=".keras")
     os.close(handle)
     try:
         model.save(temporary)
+        with open(temporary, "rb+") as file:
+            os.fsync(file.fileno())
         os.replace(temporary, folder / "model.keras")
     finally:
-        if os.path.exists(temporary):
+        with contextlib.suppress(FileNotFoundError):
             os.remove(temporary)
+    _fsync_folder(folder)
+
+
+def _fsync_folder(folder) -> None:
+    """Make the rename durable (POSIX; Windows cannot open a folder)."""
+    if os.name == "nt":
+        return
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)

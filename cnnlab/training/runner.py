@@ -1,9 +1,15 @@
-"""The job manager: runs experiments in background threads, queued past a limit.
+"""The job manager: runs experiments in the background, queued past a limit.
 
 One JobManager lives per process (the UI keeps it in `st.cache_resource`). `submit`
-validates, writes the run as queued and returns its id at once; a worker thread trains it
-when a slot is free. The store is the only channel back to readers, so a page sees a run
-the same way whether it trains here, in a CLI process, or elsewhere.
+validates, writes the run as queued and returns its id at once; the run trains when a slot
+is free. The store is the only channel back to readers, so a page sees a run the same way
+whether it trains here, in a worker process, in a CLI process, or elsewhere.
+
+Where runs train (`isolation`): "thread" trains each run in a thread of this process
+(the CLI, tests, benchmarks of the training loop); "process" trains them in recycled
+worker processes (`cnnlab.training.workers`), which the app's server uses, because
+TensorFlow leaks memory with every run a process trains and a worker that crashes takes
+only its own run with it.
 """
 
 from __future__ import annotations
@@ -14,11 +20,13 @@ import time
 from collections import deque
 
 from cnnlab.config import ExperimentConfig
+from cnnlab.processes import this_owner
 from cnnlab.store import RunRecord, RunStore
-from cnnlab.training.job import execute_run
+from cnnlab.training.job import check_memory, execute_run
 from cnnlab.training.transfer import check_transfer
 
 DEFAULT_MAX_CONCURRENT = 2
+ISOLATIONS = ("thread", "process")
 
 
 def _default_max_concurrent() -> int:
@@ -42,21 +50,45 @@ class JobManager:
         store: the RunStore to write to (default: one at `CNNLAB_HOME` or ./runs).
         max_concurrent: runs training at once; more are queued (default
             `CNNLAB_MAX_CONCURRENT` or 2).
+        isolation: "thread" (default) or "process": where runs train (see the module).
+        prestart: with "process", start this many workers now, so the first runs need
+            not wait for TensorFlow to load in them (default 0).
+        worker_max_growth: with "process", retire a worker whose memory grew by more
+            than this fraction since its first run (default 0.05).
+        worker_max_runs: with "process", also retire a worker after this many runs
+            (default None: only growth counts).
     """
 
-    def __init__(self, store: RunStore | None = None, *, max_concurrent: int | None = None):
+    def __init__(self, store: RunStore | None = None, *, max_concurrent: int | None = None,
+                 isolation: str = "thread", prestart: int = 0,
+                 worker_max_growth: float | None = None, worker_max_runs: int | None = None):
+        if isolation not in ISOLATIONS:
+            raise ValueError(f"Unknown `isolation`. Expected one of {list(ISOLATIONS)}. "
+                             f"Received: {isolation!r}. Use 'process' for a server.")
         self.store = store or RunStore()
         self.max_concurrent = max_concurrent or _default_max_concurrent()
+        self.isolation = isolation
         self._lock = threading.Lock()
         self._queue: deque[tuple[str, ExperimentConfig]] = deque()
-        self._active: dict[str, tuple[threading.Thread, threading.Event]] = {}
+        # Each active run's "it has ended" event.
+        self._active: dict[str, threading.Event] = {}
         self.store.recover_interrupted()
+        if isolation == "process":
+            from cnnlab.training.workers import DEFAULT_MAX_GROWTH, ProcessExecutor
+
+            growth = DEFAULT_MAX_GROWTH if worker_max_growth is None else worker_max_growth
+            self._executor = ProcessExecutor(self.store.home, this_owner(), max_growth=growth,
+                                             max_runs=worker_max_runs)
+            self._executor.prestart(min(prestart, self.max_concurrent))
+        else:
+            self._executor = _ThreadExecutor(self.store)
 
     def submit(self, config: ExperimentConfig, name: str | None = None, session: str = "") -> str:
         """Queue a run of `config`, started by the browser session `session`; return its id
         at once.
 
-        Raises ValueError, before anything is written, for a config that cannot run.
+        Raises ValueError, before anything is written, for a config that cannot run,
+        including one whose memory estimate does not fit this machine (see `check_memory`).
         """
         if not isinstance(config, ExperimentConfig):
             raise ValueError(
@@ -65,6 +97,7 @@ class JobManager:
             )
         config.check_feasible()
         check_transfer(config, self.store)
+        check_memory(config)
         run_id = self.store.create_run(config.to_dict(), name or config.summary(), session)
         with self._lock:
             self._queue.append((run_id, config))
@@ -80,7 +113,7 @@ class JobManager:
                     self.store.finish_run(run_id, "stopped")
                     return True
             if run_id in self._active:
-                self._active[run_id][1].set()
+                self._executor.stop(run_id)
                 return True
         return False
 
@@ -102,38 +135,71 @@ class JobManager:
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"Run {run_id} still {record.status if record else '?'} after {timeout} s.")
             with self._lock:
-                thread = self._active.get(run_id, (None,))[0]
-            if thread is not None:
-                thread.join(0.1)
+                ended = self._active.get(run_id)
+            if ended is not None:
+                ended.wait(0.1)
             else:
                 time.sleep(0.05)
 
+    def worker_pids(self) -> list[int]:
+        """The worker processes' ids with "process" isolation; [] with threads."""
+        return self._executor.pids()
+
     def shutdown(self, timeout: float | None = None) -> None:
-        """Stop every queued and training run and wait for the threads to end."""
+        """Stop every queued and training run and wait for them (and workers) to end."""
         with self._lock:
             queued = [run_id for run_id, _ in self._queue]
-            threads = [thread for thread, _ in self._active.values()]
-            for _, event in self._active.values():
-                event.set()
+            active = list(self._active.items())
+            for run_id, _ in active:
+                self._executor.stop(run_id)
         for run_id in queued:
             self.stop(run_id)
-        for thread in threads:
-            thread.join(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for _, ended in active:
+            ended.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        self._executor.shutdown(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
     def _start_queued(self) -> None:
         # Called with the lock held.
         while self._queue and len(self._active) < self.max_concurrent:
             run_id, config = self._queue.popleft()
-            event = threading.Event()
-            thread = threading.Thread(target=self._work, args=(run_id, config, event),
-                                      name=f"cnnlab-run-{run_id}", daemon=True)
-            self._active[run_id] = (thread, event)
-            thread.start()
+            self._active[run_id] = threading.Event()
+            self._executor.start(run_id, config, self._ended)
 
-    def _work(self, run_id: str, config: ExperimentConfig, event: threading.Event) -> None:
-        try:
-            execute_run(self.store, run_id, config, event)
-        finally:
-            with self._lock:
-                self._active.pop(run_id, None)
-                self._start_queued()
+    def _ended(self, run_id: str) -> None:
+        with self._lock:
+            ended = self._active.pop(run_id, None)
+            self._start_queued()
+        if ended is not None:
+            ended.set()
+
+
+class _ThreadExecutor:
+    """Trains each run in a daemon thread of this process."""
+
+    def __init__(self, store: RunStore):
+        self.store = store
+        self._events: dict[str, threading.Event] = {}
+
+    def start(self, run_id: str, config: ExperimentConfig, on_end) -> None:
+        event = self._events[run_id] = threading.Event()
+
+        def work() -> None:
+            try:
+                execute_run(self.store, run_id, config, event)
+            finally:
+                self._events.pop(run_id, None)
+                on_end(run_id)
+
+        threading.Thread(target=work, name=f"cnnlab-run-{run_id}", daemon=True).start()
+
+    def stop(self, run_id: str) -> None:
+        event = self._events.get(run_id)
+        if event is not None:
+            event.set()
+
+    def pids(self) -> list[int]:
+        return []
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Nothing to do: the manager has waited for the runs' threads."""
