@@ -9,7 +9,11 @@ rows of a long run do not slow the curves down.
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
+
+from cnnlab.insight import LAYER_ORDER
 
 BATCH_PREFIX = "batch/"
 # Per-layer kinds ("grad_norm/fc1", "dead_fraction/fc1_act", ...), see cnnlab.insight.
@@ -28,9 +32,13 @@ class RunHistory:
         self.last_id = 0
         self._buckets: dict[str, list[tuple[int, int, str, float]]] = {}
         self._tables: dict[str, pd.DataFrame] = {}
+        # The model's layers input to output, once the run has written them (LAYER_ORDER).
+        self.layer_order: list[str] | None = None
 
     def update(self, store) -> int:
         """Fetch rows newer than those already held; return how many arrived."""
+        if self.layer_order is None:
+            self._read_layer_order(store)
         rows = store.metrics(self.run_id, after_id=self.last_id)
         if rows:
             self.last_id = rows[-1].id
@@ -52,11 +60,29 @@ class RunHistory:
 
     def layer_table(self, kind: str) -> pd.DataFrame:
         """One row per recorded step (index (epoch, step)), a column per layer, input to
-        output (the order training wrote them in). `kind` is one of LAYER_KINDS."""
+        output (the model's order where the run stored it, else the order training wrote
+        them in). `kind` is one of LAYER_KINDS."""
         if kind not in LAYER_KINDS:
             raise ValueError(f"Unknown layer metric `kind`. Expected one of {LAYER_KINDS}. "
                              f"Received: {kind!r}.")
-        return self._table(kind, index=["epoch", "step"])
+        table = self._table(kind, index=["epoch", "step"])
+        if self.layer_order and len(table.columns):
+            rank = {name: index for index, name in enumerate(self.layer_order)}
+            # Known layers in the model's order; others (activations) keep theirs, after.
+            columns = sorted(table.columns, key=lambda name: (name not in rank, rank.get(name, 0)))
+            table = table[columns]
+        return table
+
+    def _read_layer_order(self, store) -> None:
+        data = store.read_artifact(self.run_id, LAYER_ORDER)
+        if data is None:
+            return
+        try:
+            order = json.loads(data)
+        except ValueError:
+            return
+        if isinstance(order, list) and all(isinstance(name, str) for name in order):
+            self.layer_order = order
 
     def _table(self, bucket: str, *, index: list[str]) -> pd.DataFrame:
         if bucket not in self._tables:

@@ -22,6 +22,9 @@ LAYER_KINDS = ("grad_norm", "weight_norm", "update_ratio")
 DEAD_KIND = "dead_fraction"
 VAL_LABELS = "val_labels.npy"
 VAL_PROBS = "val_probs_e%03d.npy"
+# Every kernel's layer, input to output, frozen ones too (a JSON list): a two-phase transfer
+# run records the base's layers only once fine-tuning unfreezes them, after the head's.
+LAYER_ORDER = "layer_order.json"
 
 
 def encode_array(array: np.ndarray) -> bytes:

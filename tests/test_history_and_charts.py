@@ -69,3 +69,38 @@ def test_a_two_phase_run_marks_where_fine_tuning_starts(store):
     lines = [shape for shape in figure.layout.shapes if shape.type == "line"]
     assert {line.x0 for line in lines} == {2}  # phase 2 begins after epoch 2
     assert any(a.text == "fine-tuning starts" for a in figure.layout.annotations)
+
+
+def test_layer_columns_follow_the_model_once_the_run_stored_its_layer_order(store):
+    """A two-phase transfer run records the base's layers only when fine-tuning unfreezes
+    them, after the head's: the stored layer order puts them back, input to output."""
+    import json
+
+    from cnnlab.insight import LAYER_ORDER
+
+    run_id = store.create_run({})
+    store.add_metrics(run_id, [(1, 1, "grad_norm/head", 1.0), (1, 1, "dead_fraction/head_act", 0.1)])
+    store.add_metrics(run_id, [(2, 1, "grad_norm/base/conv2", 2.0), (2, 1, "grad_norm/base/conv1", 3.0),
+                               (2, 1, "grad_norm/head", 4.0)])
+    history = RunHistory(run_id)
+    history.update(store)
+    assert list(history.layer_table("grad_norm").columns) == ["head", "base/conv2", "base/conv1"]
+    store.write_artifact(run_id, LAYER_ORDER, json.dumps(["base/conv1", "base/conv2", "head"]).encode())
+    history.update(store)
+    table = history.layer_table("grad_norm")
+    assert list(table.columns) == ["base/conv1", "base/conv2", "head"]
+    assert table.loc[(2, 1)].tolist() == [3.0, 2.0, 4.0]
+    # Names the order does not know (activations) keep their own order.
+    assert list(history.layer_table("dead_fraction").columns) == ["head_act"]
+
+
+def test_a_damaged_layer_order_is_ignored(store):
+    from cnnlab.insight import LAYER_ORDER
+
+    run_id = store.create_run({})
+    store.add_metrics(run_id, [(1, 1, "grad_norm/b", 1.0), (1, 1, "grad_norm/a", 1.0)])
+    store.write_artifact(run_id, LAYER_ORDER, b"{not json")
+    history = RunHistory(run_id)
+    history.update(store)
+    assert history.layer_order is None
+    assert list(history.layer_table("grad_norm").columns) == ["b", "a"]

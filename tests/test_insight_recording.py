@@ -27,7 +27,7 @@ from cnnlab.insight import (
 )
 from cnnlab.training.insight_callback import MAX_RECORDED_STEPS, record_interval
 from cnnlab.training.job import execute_run
-from cnnlab.training.train_step import tracked_kernels, wrap
+from cnnlab.training.train_step import kernel_layers, tracked_kernels, wrap
 from cnnlab.training.transfer import build_run_model
 
 
@@ -63,6 +63,7 @@ def test_stored_gradient_norms_equal_gradient_tape_norms(store):
     stored = {kind: history.layer_table(kind).loc[(1, 1)]
               for kind in ("grad_norm", "weight_norm", "update_ratio")}
     assert list(stored["grad_norm"].index) == [name for name, _ in kernels]
+    assert history.layer_order == [name for name, _ in kernels]  # the stored model order
     for (name, variable), gradient in zip(kernels, gradients):
         expected = float(tf.norm(gradient))
         assert stored["grad_norm"][name] == pytest.approx(expected, rel=1e-4), name
@@ -175,3 +176,14 @@ def test_inception_auxiliary_head_trains_and_is_dropped_at_inference(store):
     main, _ = saved(x, training=False)
     main_loss = float(tf.reduce_mean(keras.losses.categorical_crossentropy(y, main)))
     assert saved.evaluate(x, y, verbose=0)[0] == pytest.approx(main_loss, rel=1e-5)
+
+
+def test_the_layer_order_names_frozen_kernels_too():
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(2, 3, name="base_conv")(inputs)
+    x = keras.layers.Flatten()(x)
+    outputs = keras.layers.Dense(3, name="head")(x)
+    model = keras.Model(inputs, outputs)
+    model.get_layer("base_conv").trainable = False
+    assert [name for name, _ in tracked_kernels(model)] == ["head"]
+    assert kernel_layers(model) == ["base_conv", "head"]

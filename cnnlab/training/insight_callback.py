@@ -15,13 +15,14 @@ logs reach the recorder, early stopping and reduce-on-plateau.
 
 from __future__ import annotations
 
+import json
 import math
 
 import keras
 import numpy as np
 
-from cnnlab.insight import DEAD_KIND, VAL_LABELS, VAL_PROBS, encode_array
-from cnnlab.training.train_step import LAYER_LOGS, tracked_kernels
+from cnnlab.insight import DEAD_KIND, LAYER_ORDER, VAL_LABELS, VAL_PROBS, encode_array
+from cnnlab.training.train_step import LAYER_LOGS, kernel_layers, tracked_kernels
 
 # Per-layer rows are kept for at most about this many steps of a run: every step of a
 # short run, every k-th of a long one, so a long run's store stays small.
@@ -60,12 +61,17 @@ class InsightCallback(keras.callbacks.Callback):
         self._steps_seen = 0
         self._epoch = 0
         self._labels_saved = False
+        self._order_saved = False
 
     def on_train_begin(self, logs=None):
         # Each phase of a transfer run compiles anew, with other layers trainable.
         self._layers = [name for name, _ in tracked_kernels(self.model)]
         self._relu_probe, self._relu_names = (
             _relu_probe_model(self.model) if self.probe is not None else (None, []))
+        if not self._order_saved:  # the first phase sees the whole model
+            self.recorder.store.write_artifact(
+                self.recorder.run_id, LAYER_ORDER, json.dumps(kernel_layers(self.model)).encode())
+            self._order_saved = True
         if self.validation is not None and not self._labels_saved:
             self._write(VAL_LABELS, np.asarray(self.validation[1], dtype="int32"))
             self._labels_saved = True

@@ -27,6 +27,8 @@ from cnnlab.training.transfer import check_transfer
 
 DEFAULT_MAX_CONCURRENT = 2
 ISOLATIONS = ("thread", "process")
+# A run's thread or worker reports its end right after writing it to the store.
+ENDED_REPORT_TIMEOUT_S = 10.0
 
 
 def _default_max_concurrent() -> int:
@@ -126,11 +128,15 @@ class JobManager:
             return list(self._active)
 
     def wait(self, run_id: str, timeout: float | None = None) -> RunRecord:
-        """Block until a run of this manager has ended; return its record."""
+        """Block until a run of this manager has ended and freed its slot; return its record."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             record = self.store.get_run(run_id)
             if record is not None and not record.is_active:
+                with self._lock:
+                    ended = self._active.get(run_id)
+                if ended is not None:  # its worker's report follows the store's last write
+                    ended.wait(ENDED_REPORT_TIMEOUT_S)
                 return record
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"Run {run_id} still {record.status if record else '?'} after {timeout} s.")

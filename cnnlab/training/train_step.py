@@ -51,6 +51,16 @@ def tracked_kernels(model: keras.Model) -> list[tuple[str, keras.Variable]]:
     return tracked
 
 
+def kernel_layers(model: keras.Model) -> list[str]:
+    """The layer names `tracked_kernels` gives, for every kernel, trainable or frozen."""
+    names = []
+    for variable in model.weights:
+        if variable.name in KERNEL_NAMES:
+            layer, _, _ = variable.path.rpartition("/")
+            names.append(layer or variable.name)
+    return list(dict.fromkeys(names))
+
+
 @keras.saving.register_keras_serializable(package="cnnlab")
 class LabModel(keras.Model):
     """A functional model whose train step also returns per-batch and per-layer figures."""
