@@ -52,6 +52,9 @@ MOMENTS = ("random", "queued", "training", "saving", "first_completed")
 START_TIMEOUT_S = 180.0
 # Orphaned workers exit within PARENT_POLL_S (0.5 s); this allows for a loaded machine.
 WORKER_EXIT_TIMEOUT_S = 10.0
+# Random kills fall in this share of the calibrated span: later, on a machine a little
+# faster than at calibration, the runs may all have ended and there is nothing to kill.
+SPAN_SHARE = 0.9
 RUN_TIMEOUT_S = 300.0
 
 # The server: imports TensorFlow, submits the runs, reports their ids, waits for them all.
@@ -86,8 +89,8 @@ def trial(home: str | Path, seed: int, *, moment: str = "random", span_s: float 
         home: an empty folder for the trial's CNNLAB_HOME.
         seed: seeds the runs and the kill delay.
         moment: when to kill, one of MOMENTS (default "random").
-        span_s: for "random": the delay is uniform over [0, span_s] seconds after submit;
-            None runs the child to its end without a kill (a calibration).
+        span_s: for "random": the delay is uniform over [0, SPAN_SHARE x span_s] seconds
+            after submit; None runs the child to its end without a kill (a calibration).
         runs: runs submitted at once (default 4).
         isolation: where the server trains its runs (default "process", as the app does:
             its worker processes must end soon after it; see cnnlab.training.workers).
@@ -114,7 +117,7 @@ def trial(home: str | Path, seed: int, *, moment: str = "random", span_s: float 
         submitted = time.monotonic()
         run_ids = json.loads(line.split(" ", 1)[1])
         if moment == "random":
-            delay = None if span_s is None else rng.uniform(0.0, span_s)
+            delay = None if span_s is None else rng.uniform(0.0, SPAN_SHARE * span_s)
             reached = _wait_for(child, lambda: False, delay)
         else:
             jitter = rng.uniform(0.0, 0.05)  # the state is reached; kill a moment later

@@ -449,7 +449,7 @@ class RunStore:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temporary)
             raise
-        _fsync_folder(folder)
+        fsync_folder(folder)
         return folder / name
 
     def read_artifact(self, run_id: str, name: str) -> bytes | None:
@@ -629,7 +629,7 @@ def _orphan_reason(run_id: str, owner: str | None, since: float, seen: float, ho
     return None
 
 
-def _fsync_folder(folder: Path) -> None:
+def fsync_folder(folder: Path) -> None:
     """Make a rename in `folder` durable (POSIX; Windows cannot open folders)."""
     if os.name == "nt":
         return

@@ -34,6 +34,7 @@ import time
 
 from cnnlab.config import ExperimentConfig
 from cnnlab.data import load_dataset
+from cnnlab.store import fsync_folder
 from cnnlab.training.device import configure_tensorflow
 
 # keras.utils.set_random_seed sets process-wide seeds; building under a lock keeps one
@@ -299,17 +300,4 @@ def _save_model(store, run_id: str, model) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.remove(temporary)
-    _fsync_folder(folder)
-
-
-def _fsync_folder(folder) -> None:
-    """Make the rename durable (POSIX; Windows cannot open a folder)."""
-    if os.name == "nt":
-        return
-    handle = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(handle)
-    except OSError:
-        pass
-    finally:
-        os.close(handle)
+    fsync_folder(folder)
