@@ -170,7 +170,14 @@ class JobManager:
         while self._queue and len(self._active) < self.max_concurrent:
             run_id, config = self._queue.popleft()
             self._active[run_id] = threading.Event()
-            self._executor.start(run_id, config, self._ended)
+            try:
+                self._executor.start(run_id, config, self._ended)
+            except OSError as exc:  # no thread or worker process could be started
+                self._active.pop(run_id).set()
+                self.store.finish_run(run_id, "failed", error=(
+                    f"The lab could not start a process or thread to train this run "
+                    f"({type(exc).__name__}: {exc}). The server may be out of memory or "
+                    "processes; try again when other runs have finished."))
 
     def _ended(self, run_id: str) -> None:
         with self._lock:

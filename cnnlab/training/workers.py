@@ -2,18 +2,18 @@
 
 Why processes: TensorFlow keeps part of every graph it traces for the life of the process
 (an open upstream leak: keras-team/tf-keras#286, tensorflow/tensorflow#61791). Measured
-here, 50 sequential runs of a tiny experiment in one process grew its resident memory by
-about 25 MB a run, from 0.9 GB after the 5th to 1.9 GB after the 50th, and
-`keras.backend.clear_session()` cannot be called while other runs train. So the server
-trains each run in a worker process; a worker that has grown by more than `max_growth`
-since its first run is retired after its run and a fresh one takes its place, and the
-server's memory stays flat. A worker that dies (killed for lack of memory, a crash in
-native code) fails only its own run; the server and the other runs go on.
+here (benchmarks/memory.py), 50 sequential runs of a tiny experiment in one process grew
+its resident memory by 15 to 30 MB a run, from 894 MB after the 5th to 1,659 MB after the
+50th, and `keras.backend.clear_session()` cannot be called while other runs train. So the
+server trains each run in a worker process; a worker that has grown by more than
+`max_growth` since its first run is retired after its run and a fresh one takes its place,
+and the server's memory stays flat. A worker that dies (killed for lack of memory, a crash
+in native code) fails only its own run; the server and the other runs go on.
 
 The store stays the only channel for results: a worker writes its run's metrics and status
 there itself, exactly as a training thread would, with the server process as the run's
 owner (so runs whose server is killed become `interrupted` at the next start). The pipe
-carries only orders ("run", "stop", "exit") and the worker's "ready" and "done" reports.
+carries only orders ("run", "stop", "exit") and the worker's "done" reports.
 A worker whose server dies exits within `PARENT_POLL_S`.
 """
 
