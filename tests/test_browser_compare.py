@@ -104,8 +104,12 @@ def test_compare_three_runs_then_watch_an_ablation_train_beside_its_baseline(tmp
         page.get_by_text("Live").first.wait_for(timeout=30_000)
         # The comparison is now the baseline and its four variants, drawn as they train.
         page.get_by_text("5 of 7 runs selected").wait_for(timeout=30_000)
+        # Until the page's next rerun the chart still shows the three runs ticked before;
+        # the variants' lines appear once their workers have trained an epoch.
         page.wait_for_function(
-            f"(() => {{ const p = ({RUN_POINTS})(); return p && Object.keys(p).length >= 2; }})()",
+            f"""(() => {{ const p = ({RUN_POINTS})();
+                 return p && Object.keys(p).length >= 2 && !("{ids['dropout']}" in p)
+                   && !("{ids['fast']}" in p); }})()""",
             timeout=180_000)
         first = page.evaluate(RUN_POINTS)
         assert ids["baseline"] in first and ids["dropout"] not in first
