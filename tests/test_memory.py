@@ -11,7 +11,7 @@ from benchmarks.memory import sequential_memory
 
 
 def test_memory_stays_flat_over_sequential_runs_in_recycled_workers():
-    figures = sequential_memory(8, isolation="process", at=3, log=lambda line: None)
+    figures = sequential_memory(6, isolation="process", at=2, log=lambda line: None)
     assert figures["ratio"] <= 1.10, figures
     assert figures["max_ratio"] <= 1.10, figures
     # Not vacuous: the workers did grow, and were recycled for it.

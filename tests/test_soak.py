@@ -176,7 +176,7 @@ RUNS, SESSIONS = 4, 10
 # Workers first import TensorFlow (4 at once on this 2-core machine), hence the longer soak.
 # In thread mode the soak also checks the training side's own row count against a
 # counting store's (an assert inside soak()).
-@pytest.mark.parametrize("isolation, seconds", [("process", 60), ("thread", 30)])
+@pytest.mark.parametrize("isolation, seconds", [("process", 45), ("thread", 20)])
 def test_four_runs_and_ten_polling_sessions_lose_nothing(tmp_path, isolation, seconds):
     figures = soak(seconds, runs=RUNS, sessions=SESSIONS, home=tmp_path / "soak",
                    isolation=isolation, log=lambda line: None)
