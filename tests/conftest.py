@@ -8,6 +8,9 @@ import pytest
 
 # Quiet TensorFlow's start-up chatter in test output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The app starts a worker process (which imports TensorFlow) with its job manager; most page
+# tests never train, so none is started ahead. tests/test_workers.py covers prestart.
+os.environ.setdefault("CNNLAB_PRESTART_WORKERS", "0")
 
 
 @pytest.fixture

@@ -189,3 +189,15 @@ def test_a_worker_that_cannot_start_fails_its_run_not_the_submit(store, monkeypa
     assert record.status == "failed" and "could not start a process" in record.error
     assert manager.active_ids() == [] and manager.queued_ids() == []
     manager.shutdown(10)
+
+
+def test_prestarted_workers_wait_idle_and_take_the_first_runs(store):
+    manager = JobManager(store, max_concurrent=2, isolation="process", prestart=2)
+    try:
+        started = manager.worker_pids()
+        assert len(started) == 2
+        run_id = manager.submit(_config())
+        assert manager.wait(run_id, timeout=300).status == "completed"
+        assert set(manager.worker_pids()) <= set(started)  # no new process was needed
+    finally:
+        manager.shutdown(60)

@@ -44,10 +44,15 @@ def job_manager() -> JobManager:
 
     Runs train in recycled worker processes (see cnnlab.training.workers): TensorFlow
     leaks memory with each run a process trains, and a worker that dies takes only its
-    own run with it. One worker starts now, so the first Train does not wait for it.
+    own run with it. One worker starts now, so the first Train does not wait for it
+    (`CNNLAB_PRESTART_WORKERS`, default 1; the tests set 0, as most pages never train).
     """
     isolation = "process" if os.name == "posix" else "thread"
-    return JobManager(isolation=isolation, prestart=1)
+    raw = os.environ.get("CNNLAB_PRESTART_WORKERS", "1")
+    if not raw.isdigit():
+        raise ValueError("Invalid CNNLAB_PRESTART_WORKERS. Expected a whole number >= 0. "
+                         f"Received: {raw!r}. Set it to, e.g., 1.")
+    return JobManager(isolation=isolation, prestart=int(raw))
 
 
 def store_error_message(error: Exception) -> str:
