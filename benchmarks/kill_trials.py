@@ -44,6 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from cnnlab.processes import child_pids, pid_alive  # noqa: E402
 from cnnlab.recovery import temporary_files  # noqa: E402
 from cnnlab.store import DB_NAME  # noqa: E402
 
@@ -124,7 +125,7 @@ def trial(home: str | Path, seed: int, *, moment: str = "random", span_s: float 
             reached = _wait_for(child, _condition(home, run_ids, moment), RUN_TIMEOUT_S,
                                 jitter_s=jitter)
         killed = reached and child.poll() is None
-        workers = _children(child.pid)
+        workers = child_pids(child.pid)
         if killed:
             for pid in workers if with_workers else ():
                 os.kill(pid, signal.SIGKILL)  # first, so the server sees no worker die
@@ -282,35 +283,14 @@ def _read_line(child: subprocess.Popen, timeout_s: float) -> str:
     return child.stdout.readline().decode().strip()
 
 
-def _children(pid: int) -> list[int]:
-    """The live child processes of `pid` (Linux /proc; [] elsewhere)."""
-    children = []
-    for entry in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            stat = entry.read_text()
-        except OSError:
-            continue
-        if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
-            children.append(int(entry.parent.name))
-    return children
-
-
 def _wait_gone(pids: list[int], timeout_s: float) -> int:
     """Wait until none of `pids` is a live process; how many still are after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     while True:
-        alive = [pid for pid in pids if _alive(pid)]
+        alive = [pid for pid in pids if pid_alive(pid, time.time())]
         if not alive or time.monotonic() > deadline:
             return len(alive)
         time.sleep(0.05)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] != "Z"
 
 
 def _wait_for(child: subprocess.Popen, condition, timeout_s: float | None, *,

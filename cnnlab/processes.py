@@ -42,6 +42,24 @@ def pid_alive(pid: int, since: float) -> bool:
     return fields[0] != "Z" and started <= since + PID_REUSE_SLACK_S
 
 
+def child_pids(pid: int) -> list[int]:
+    """The live child processes of `pid`, from Linux /proc ([] elsewhere).
+
+    Why: a server's worker processes (cnnlab.training.workers) are its children; tests and
+    benchmarks check that none outlives a server killed with SIGKILL.
+    """
+    children = []
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            stat = entry.read_text()
+        except OSError:  # it ended meanwhile
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()  # fields 3.. of proc(5)
+        if int(fields[1]) == pid and fields[0] != "Z":
+            children.append(int(entry.parent.name))
+    return children
+
+
 def _windows_pid_alive(pid: int) -> bool:
     import ctypes
 

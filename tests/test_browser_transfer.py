@@ -84,18 +84,23 @@ def choose_mode(page, label: str) -> None:
     settle(page)
 
 
+def open_backbone_form(page, url, *, epochs):
+    """The Train form with 64 training images, `epochs` epochs and the MobileNetV2 backbone."""
+    page.goto(f"{url}/Train")
+    tab(page, "Data")
+    set_number(page, "Training images (0 = all)", 64)
+    tab(page, "Optimize")
+    set_number(page, "Epochs", epochs)
+    choose_backbone(page)
+
+
 def test_backbone_transfer_controls_and_a_two_phase_run(tmp_path):
     chromium_path()
     keras_home = tmp_path / "keras_home"
     write_mobilenet_v2_weights(keras_home, 224)
     env = {"KERAS_HOME": str(keras_home), **OFFLINE}
     with served_app(tmp_path / "runs", env=env) as url, browser_page(height=1800) as page:
-        page.goto(f"{url}/Train")
-        tab(page, "Data")
-        set_number(page, "Training images (0 = all)", 64)
-        tab(page, "Optimize")
-        set_number(page, "Epochs", 2)
-        choose_backbone(page)
+        open_backbone_form(page, url, epochs=2)
 
         # ImageNet is the backbone's default weights, and the form finds the file.
         assert page.get_by_role("radio", name="ImageNet (pretrained)").is_checked()
@@ -207,12 +212,7 @@ def test_missing_imagenet_weights_are_named_in_the_form_and_by_the_failed_run(tm
     folder = keras_home / "models"
     env = {"KERAS_HOME": str(keras_home), **OFFLINE}
     with served_app(tmp_path / "runs", env=env) as url, browser_page(height=1800) as page:
-        page.goto(f"{url}/Train")
-        tab(page, "Data")
-        set_number(page, "Training images (0 = all)", 64)
-        tab(page, "Optimize")
-        set_number(page, "Epochs", 1)
-        choose_backbone(page)
+        open_backbone_form(page, url, epochs=1)
 
         # Before training, the form names the missing file and the folder it belongs in.
         notice = page.locator('[data-testid="stAlert"]').filter(has_text=WEIGHTS_FILE)

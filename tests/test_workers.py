@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from cnnlab.config import ExperimentConfig
-from cnnlab.processes import this_owner
+from cnnlab.processes import child_pids, pid_alive, this_owner
 from cnnlab.store import RunStore
 from cnnlab.training import JobManager
 from cnnlab.training.workers import ProcessExecutor
@@ -144,36 +144,19 @@ def test_workers_end_with_a_killed_server_and_its_runs_become_interrupted(lab_ho
         run_id = server.stdout.readline().strip()
         store = RunStore(lab_home)
         _wait_until(lambda: store.get_run(run_id).progress.get("step"), 180, "training to start")
-        workers = [int(pid) for pid in subprocess.run(
-            ["pgrep", "-f", "cnnlab.training.workers"], capture_output=True, text=True
-        ).stdout.split() if _parent(int(pid)) == server.pid]
+        workers = child_pids(server.pid)
         assert workers, "the run trains in a worker process of the server"
         server.kill()
         server.wait(10)
         # The worker notices within PARENT_POLL_S and exits.
-        _wait_until(lambda: not any(_alive(pid) for pid in workers), 10, "the workers to exit")
+        _wait_until(lambda: not any(pid_alive(pid, time.time()) for pid in workers), 10,
+                    "the workers to exit")
         recovered = JobManager(store)  # a restarted server
         assert store.get_run(run_id).status == "interrupted"
         recovered.shutdown()
         store.close()
     finally:
         server.kill()
-
-
-def _parent(pid):
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(stat[stat.rindex(")") + 2:].split()[1])
-
-
-def _alive(pid):
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return state[state.rindex(")") + 2] != "Z"
 
 
 def test_a_worker_that_cannot_start_fails_its_run_not_the_submit(store, monkeypatch):
