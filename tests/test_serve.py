@@ -1,8 +1,9 @@
 """`python -m cnnlab serve`: the lab starts wherever it is started, never prompts, runs as a service.
 
-The server tests start the real server exactly as the README's systemd unit does (its
+The `service` tests start the real server exactly as the README's systemd unit does (its
 ExecStart, in its WorkingDirectory, with its Environment), with no terminal, standard input
-closed and a fresh, empty HOME, on a free loopback port.
+closed and a fresh, empty HOME, on a free loopback port. The settings test starts it from
+another directory, as `make run` does, for a user whose own Streamlit settings differ.
 """
 
 from __future__ import annotations
