@@ -1,4 +1,4 @@
-"""python -m cnnlab: train an experiment headless, list the stored runs, import image folders.
+"""python -m cnnlab: serve the lab, train an experiment headless, list runs, import image folders.
 
 The CLI goes through the same job manager and store as the UI, so a run started here shows
 up on the pages like any other, and a data set imported here is offered by the Train form.
@@ -19,6 +19,16 @@ from cnnlab.store import RunStore
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cnnlab", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser(
+        "serve", help="start the lab in the browser (what `make run` does)",
+        description="Start the lab's web server with the lab's settings, from any directory, "
+        "without a prompt; print its address, and open a browser when run at a terminal with "
+        "a screen. Runs are kept in $CNNLAB_HOME, or ./runs of the directory it is started in.")
+    serve.add_argument("--address", help="the address to listen on, e.g. 127.0.0.1 for this "
+                       "machine only (default: every address of this machine)")
+    serve.add_argument("--port", type=int, default=8501, help="the TCP port (default 8501)")
+    serve.add_argument("--no-browser", dest="browser", action="store_false", default=None,
+                       help="never open a browser")
     train = commands.add_parser("train", help="train an experiment (the default one with no arguments)")
     train.add_argument("--config", type=Path, help="experiment config JSON file")
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
@@ -44,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     datasets.add_argument("--delete", metavar="NAME", help="delete the imported data set NAME")
     args = parser.parse_args(argv)
     try:
+        if args.command == "serve":
+            from cnnlab.serve import serve
+
+            return serve(args.address, args.port, args.browser)
         if args.command == "train":
             return _train(args)
         if args.command == "import-images":

@@ -38,10 +38,24 @@ def chromium_path() -> str:
     pytest.skip(reason)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    """Wait until the server at `url` answers its health check; fail with its log if it ends."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                return
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("streamlit did not start: " + log.read_text()[-2000:])
+        time.sleep(0.3)
 
 
 @contextlib.contextmanager
@@ -50,7 +64,7 @@ def served_app(home: Path, timeout: float = 60, env: dict[str, str] | None = Non
 
     `env` adds to (or overrides) the app's environment, e.g. a KERAS_HOME of the test's own.
     """
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "CNNLAB_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
     log = open(home.parent / "streamlit.log", "w")  # noqa: SIM115 - closed in the finally
     process = subprocess.Popen(
@@ -61,17 +75,7 @@ def served_app(home: Path, timeout: float = 60, env: dict[str, str] | None = Non
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                    break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                raise RuntimeError("streamlit did not start: " + (home.parent / "streamlit.log").read_text()[-2000:])
-            time.sleep(0.3)
+        wait_until_healthy(url, process, home.parent / "streamlit.log", timeout)
         yield url
     finally:
         process.terminate()
