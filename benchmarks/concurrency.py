@@ -117,7 +117,8 @@ def main() -> None:
     fairness = min(r["fairness"] for r in results[4])
     config = ExperimentConfig(epochs=args.epochs, **experiment)
     print(f"{config.summary()}, {config.planned_train_count()} training images, epochs "
-          f"2..{args.epochs} timed, best of {args.repeats}, in {args.isolation}s, "
+          f"2..{args.epochs} timed, best of {args.repeats}, in "
+          f"{'worker processes' if args.isolation == 'process' else 'threads'}, "
           f"{os.cpu_count()} cores")
     print(f"{'runs at once':<14} {'aggregate images/s (each try)':<34} {'best':>7} {'per-run images/s (best try)'}")
     for level in LEVELS:

@@ -259,9 +259,13 @@ def _end_leftovers(token: str, *, timeout_s: float) -> dict[int, str]:
 
 
 def _checkout_files() -> set[str]:
-    """Untracked and ignored files in the checkout, bytecode and test artifacts aside."""
-    listing = subprocess.run(
-        ["git", "status", "--porcelain", "--ignored", "--untracked-files=all"], cwd=ROOT,
-        capture_output=True, text=True, check=True).stdout
+    """Untracked and ignored files in the checkout, bytecode and test artifacts aside
+    (none where the project is no git checkout: nothing to compare then)."""
+    try:
+        listing = subprocess.run(
+            ["git", "status", "--porcelain", "--ignored", "--untracked-files=all"], cwd=ROOT,
+            capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return set()
     return {line[3:] for line in listing.splitlines()
             if "__pycache__" not in line and not line[3:].startswith(("test-artifacts/", ".pytest_cache/"))}
