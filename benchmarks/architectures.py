@@ -1,9 +1,13 @@
 """What each architecture costs: parameters, multiply-adds, training throughput, efficiency.
 
 Every registered architecture of the lab's own (the pretrained keras.applications backbones
-are left out) is built at its default size for the `shapes` data set (32x32x3, 8 classes)
-with the default tricks, compiled as the lab compiles (Adam, sparse categorical
-cross-entropy, accuracy) and trained with `model.fit` at batch 32.
+are left out) is built and compiled as a run builds and compiles it, by the engine's own
+code (`transfer.build_run_model`, `train_step.wrap`, `train_step.compile_for_training`):
+the default experiment's tricks and optimizer (Adam), categorical cross-entropy on one-hot
+labels, accuracy, and the lab's instrumented train step (per-layer norms every step; the
+auxiliary heads' losses for `inception_aux`, whose two outputs a copy of the compile call
+once failed on). It trains on the `shapes` data set (32x32x3, 8 classes) with `model.fit`
+at batch 32.
 
 Figures:
   params        `model.count_params()`.
@@ -39,8 +43,14 @@ Depthwise convolutions, small maps and many small layers run far below the ceili
 CPU: the fraction shows how much of the hardware each design can use, next to how much
 work it needs (macs).
 
+Keys of the last line (one JSON object): `families` (architecture -> `params`, `macs`,
+`images_per_s`, `gflops_fraction`), `ceiling_gflops` (the best ceiling) and `ceilings`
+(shape -> GFLOP/s). Target: none to meet; the figures describe the architectures (the
+README's table), and every registered architecture must build, compile and train here.
+
 Usage: python benchmarks/architectures.py [--seconds 1.5] [--repeats 3] [--only resnet20,vgg16]
-The last line printed is one JSON object with the figures.
+       python benchmarks/architectures.py --quick   (seconds: one round, lenet5 and
+           inception_aux, one ceiling shape, the shortest fits; checks that it runs)
 """
 
 from __future__ import annotations
@@ -62,6 +72,8 @@ SEED = 0
 CEILING_SHAPES = ((64, 64), (32, 128), (16, 256))
 # The fewest steps a timed fit runs.
 MIN_STEPS = 3
+# --quick: the smallest network, and the one with two outputs (auxiliary classifier).
+QUICK = {"seconds": 0.0, "repeats": 1, "only": "lenet5,inception_aux", "ceilings": 1}
 
 
 def timed_fit(model, x, y, *, seconds: float):
@@ -89,8 +101,9 @@ def gflops(macs: int, images_per_s: float) -> float:
     return 2 * macs * 3 * images_per_s / 1e9
 
 
-def ceiling_layers(seconds: float):
-    """For each of `CEILING_SHAPES`: its label, multiply-adds and `timed_fit` function.
+def ceiling_layers(seconds: float, count: int = len(CEILING_SHAPES)):
+    """For each of the first `count` `CEILING_SHAPES`: its label, multiply-adds and
+    `timed_fit` function.
 
     Bare Keras training one large Conv2D layer: the practical ceiling of the machine.
     """
@@ -99,7 +112,7 @@ def ceiling_layers(seconds: float):
 
     from cnnlab.summary import summarize
 
-    for side, filters in CEILING_SHAPES:
+    for side, filters in CEILING_SHAPES[:count]:
         keras.utils.set_random_seed(SEED)
         shape = (side, side, filters)
         inputs = keras.Input(shape=shape)
@@ -114,16 +127,25 @@ def ceiling_layers(seconds: float):
 
 
 def architecture(name: str, data, *, seconds: float):
-    """A registered architecture's parameters, multiply-adds and `timed_fit` function."""
+    """A registered architecture's parameters, multiply-adds and `timed_fit` function.
+
+    Built, wrapped and compiled by the same calls as a run's (module docstring), so a
+    network the lab can train is one this benchmark can time, and the other way round.
+    """
     import keras
 
-    from cnnlab.models import build_model
+    from cnnlab.config import ExperimentConfig
     from cnnlab.summary import summarize
+    from cnnlab.training.train_step import compile_for_training, wrap
+    from cnnlab.training.transfer import build_run_model
 
+    config = ExperimentConfig(dataset="shapes", architecture=name, seed=SEED)
     keras.utils.set_random_seed(SEED)
-    model = build_model(name, data.input_shape, data.num_classes)
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    run = timed_fit(model, data.x_train, data.y_train, seconds=seconds)
+    built, _ = build_run_model(config, data, store=None)  # no transfer: no store needed
+    model = wrap(built)
+    compile_for_training(model, config)
+    labels = keras.utils.to_categorical(data.y_train[:BATCH_SIZE], data.num_classes)
+    run = timed_fit(model, data.x_train, labels, seconds=seconds)
     return model.count_params(), summarize(model).macs, run
 
 
@@ -142,7 +164,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=1.5, help="length of each timed fit")
     parser.add_argument("--repeats", type=int, default=3, help="rounds of timed fits")
     parser.add_argument("--only", default="", help="comma-separated architecture names")
+    parser.add_argument("--ceilings", type=int, default=len(CEILING_SHAPES),
+                        choices=range(1, len(CEILING_SHAPES) + 1),
+                        help="how many of the ceiling's layer shapes to time")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"the smallest setting, to check that it runs: {QUICK}")
     args = parser.parse_args()
+    if args.quick:  # the quick values, unless given on the command line
+        parser.set_defaults(**QUICK)
+        args = parser.parse_args()
 
     from cnnlab.data import load_dataset
     from cnnlab.training.device import configure_tensorflow
@@ -155,7 +185,8 @@ def main() -> None:
           f"best of {args.repeats} rounds", flush=True)
 
     # Build and trace everything first, then time in rounds (see the module docstring).
-    ceilings = {label: (macs, run) for label, macs, run in ceiling_layers(args.seconds)}
+    ceilings = {label: (macs, run)
+                for label, macs, run in ceiling_layers(args.seconds, args.ceilings)}
     families = {}
     for name in names:
         families[name] = architecture(name, data, seconds=args.seconds)

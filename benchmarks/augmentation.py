@@ -10,8 +10,8 @@ this one process, interleaved, best of three each:
 Throughput counts epochs 2..N (epoch 1 traces the train function and warms the pipeline).
 Target: tf.data / none >= 0.8. With --paired, also that ratio as the median over ROUNDS
 of one epoch each way back to back (steadier on a shared machine). Also: the augmentation
-alone, compiled, per batch of 32 (median of 100), and the time to draw a 3x3 preview grid
-after warm-up, median of 10 (target <= 300 ms).
+alone, compiled, per batch of 32 (median of --cost-batches, 100), and the time to draw a
+3x3 preview grid after warm-up, median of 10 (target <= 300 ms).
 
 Measured on the development machine, a shared 2-core CPU that other jobs loaded (load
 average 2 to 10), `--repeats 5`, eight runs: tf.data / none 0.98, 0.97, 0.90, 0.87, 0.76,
@@ -22,9 +22,16 @@ these and 0.63 to 0.82 before). Best-of figures there scatter by about 20% whate
 pipeline: the median of 25 back-to-back epoch pairs (--paired 25) was 0.87 in the run that
 gave 0.73 best of five, and 0.90 and 0.91 in two earlier measurements of the same kind.
 
+Keys of the last line (one JSON object): `ratio` (tf.data / none, best of), `ratio_in_model`,
+`ratio_paired_median` (null without --paired), `preview_ms`, `augment_ms_per_batch`,
+`images_per_s` (placement -> best images/s), `device`, `cpu_count`, `load_average`
+(before, after), `train_size`, `epochs`, `repeats`. Targets: `ratio` >= 0.8,
+`preview_ms` <= 300.
+
 Usage: python benchmarks/augmentation.py [--epochs 4] [--repeats 3] [--train-size 2000]
                                          [--paired ROUNDS]
-The last line printed is one JSON object with the figures.
+       python benchmarks/augmentation.py --quick   (seconds: 2 epochs of 64 images, one
+           try, 10 timed batches; checks that it runs)
 """
 
 from __future__ import annotations
@@ -48,6 +55,8 @@ FIVE_TRANSFORMS = AugmentationConfig(rotation_range=15.0, width_shift_range=0.1,
                                      horizontal_flip=True, contrast_range=0.2)
 BATCH_SIZE = 32
 SEED = 0
+# --quick: the smallest setting that still runs every part.
+QUICK = {"epochs": 2, "repeats": 1, "train_size": 64, "cost_batches": 10}
 
 
 def warmed_up(data, placement: str):
@@ -119,7 +128,14 @@ def main() -> None:
     parser.add_argument("--train-size", type=int, default=2000)
     parser.add_argument("--paired", type=int, default=0, metavar="ROUNDS",
                         help="also the median ratio of ROUNDS back-to-back single epochs")
+    parser.add_argument("--cost-batches", type=int, default=100,
+                        help="batches timed for the augmentation alone (median)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"the smallest setting, to check that it runs: {QUICK}")
     args = parser.parse_args()
+    if args.quick:  # the quick values, unless given on the command line
+        parser.set_defaults(**QUICK)
+        args = parser.parse_args()
 
     from cnnlab.augment import pipeline_cost_ms
     from cnnlab.data import load_dataset
@@ -137,7 +153,8 @@ def main() -> None:
             print(f"  repeat {repeat + 1}: {placement:9s} {value:8.0f} images/s", flush=True)
     paired = paired_ratio(data, args.paired) if args.paired else None
     grid_ms = preview_ms(data.x_train[0])
-    cost = pipeline_cost_ms(FIVE_TRANSFORMS, data.input_shape, batch_size=BATCH_SIZE, repeats=100)
+    cost = pipeline_cost_ms(FIVE_TRANSFORMS, data.input_shape, batch_size=BATCH_SIZE,
+                            repeats=args.cost_batches)
 
     ratio = best["tf.data"] / best["none"]
     ratio_in_model = best["in-model"] / best["none"]
@@ -150,7 +167,8 @@ def main() -> None:
     print(f"{'placement':<12}{'images/s':>10}{'ratio':>8}")
     for placement in placements:
         print(f"{placement:<12}{best[placement]:>10.0f}{best[placement] / best['none']:>8.2f}")
-    print(f"augmentation alone, compiled: {cost:.1f} ms per batch of {BATCH_SIZE} (median of 100)")
+    print(f"augmentation alone, compiled: {cost:.1f} ms per batch of {BATCH_SIZE} "
+          f"(median of {args.cost_batches})")
     print(f"3x3 preview grid: {grid_ms:.0f} ms (median of 10; target <= 300)")
     print(f"tf.data ratio {ratio:.2f} (target >= 0.8): {'met' if ratio >= 0.8 else 'MISSED'}")
     if paired is not None:

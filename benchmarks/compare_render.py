@@ -16,9 +16,14 @@ would get. The first run warms caches up and is not counted; the figure is the m
 Target (issue 6): median <= 1 s. Wall time counts other jobs on the machine: `cpu_s` (this
 process's CPU time over the same runs, median) and the load average come with it.
 
+Keys of the last line (one JSON object; `measure()` returns the same dict for other
+benchmarks to call): `compare_render_s` (the median), `times_s`, `cpu_s`, `cleanup_s`,
+`script_s` (render less cleanup, median), `gc_freeze`, `runs`, `epochs`, `metric_rows`,
+`charts`, `fill_s`, `target_s`, `ok` (median <= target), `load_average`.
+
 Usage: python benchmarks/compare_render.py [--runs 20] [--epochs 50] [--repeats 5] [--gc-freeze]
-The last line printed is one JSON object with `compare_render_s` (the median) and more;
-`measure()` returns the same dict for other benchmarks to call.
+       python benchmarks/compare_render.py --quick   (seconds: 2 runs of 2 epochs, one
+           timed render; checks that it runs)
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ from cnnlab.config import ExperimentConfig
 from cnnlab.store import RunStore
 
 TARGET_S = 1.0
+# --quick: the smallest store that still fills every chart of the page.
+QUICK = {"runs": 2, "epochs": 2, "repeats": 1}
 STEPS_PER_EPOCH = 36
 LAYERS = ("block1_conv1", "block1_conv2", "block2_conv1", "block2_conv2", "block3_conv1",
           "block3_conv2", "block3_conv3", "fc1", "fc2", "predictions")
@@ -170,11 +177,17 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--gc-freeze", action="store_true",
                         help="gc.freeze() before timing (what a server-wide freeze would save)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"the smallest setting, to check that it runs: {QUICK}")
     args = parser.parse_args()
+    if args.quick:  # the quick values, unless given on the command line
+        parser.set_defaults(**QUICK)
+        args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     result = measure(runs=args.runs, epochs=args.epochs, repeats=args.repeats, gc_freeze=args.gc_freeze)
     print(f"Compare page with {args.runs} runs of {args.epochs} epochs selected: median render "
-          f"{result['compare_render_s']} s over {args.repeats} (target <= {TARGET_S} s)", file=sys.stderr)
+          f"{result['compare_render_s']} s over {args.repeats} (target <= {TARGET_S} s); "
+          f"{result['metric_rows']:,} metric rows, {result['charts']} charts")
     print(json.dumps(result))
 
 

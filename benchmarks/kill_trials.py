@@ -20,8 +20,19 @@ not killed). The others wait for a state, watching the store as a page would:
 "queued" (at once: runs queued, data loading, models building), "training" (the first
 epoch's metrics are in), "saving" (a model's temporary file appears), "first_completed".
 
-Usage: python benchmarks/kill_trials.py [--trials 20] [--seed 0]
-The last line printed is one JSON object with the figures.
+Keys of the last line (one JSON object; counts summed over the trials): `trials`, `killed`,
+`integrity_ok`, `runs_total`, `completed`, `interrupted`, `other_status`, `models_loaded`,
+`accuracy_mismatch`, `interrupted_models_refused`, `unreadable_artifacts`,
+`temp_files_left_before_recovery`, `temp_files_left_after_recovery`,
+`workers_killed_with_server`, `workers_left_after_10s`, `span_s` (the calibration's; null
+for a moment other than "random"), `kill_moments_s`, `states_at_kill`. Targets (issue
+"Hardening for a shared classroom server"), every trial: integrity ok, `other_status`,
+`accuracy_mismatch`, `unreadable_artifacts`, `temp_files_left_after_recovery` and
+`workers_left_after_10s` 0, every interrupted run's model refused.
+
+Usage: python benchmarks/kill_trials.py [--trials 20] [--seed 0] [--moment random] [--runs 4]
+       python benchmarks/kill_trials.py --quick   (seconds: one trial, killed with its
+           workers at once after submit, no calibration; checks that it runs)
 """
 
 from __future__ import annotations
@@ -57,6 +68,8 @@ WORKER_EXIT_TIMEOUT_S = 10.0
 # faster than at calibration, the runs may all have ended and there is nothing to kill.
 SPAN_SHARE = 0.9
 RUN_TIMEOUT_S = 300.0
+# --quick: one kill, at once after submit (no calibration child, no training to wait for).
+QUICK = {"trials": 1, "moment": "queued"}
 
 # The server: imports TensorFlow, submits the runs, reports their ids, waits for them all.
 _CHILD = """
@@ -202,35 +215,42 @@ def check_after_restart(home: Path, run_ids: list[str]) -> dict:
     }
 
 
-def measure_span(root: Path, seed: int = 0) -> float:
+def measure_span(root: Path, seed: int = 0, runs: int = 4) -> float:
     """Seconds from submit to the last run's end, for a server left alone (a calibration)."""
     home = Path(root) / "calibration"
     started = time.monotonic()
-    result = trial(home, seed, span_s=None)
+    result = trial(home, seed, span_s=None, runs=runs)
     if result["completed"] != result["runs"]:
         raise RuntimeError(f"The calibration's runs did not all complete: {result}.")
     return result["at_s"] or time.monotonic() - started
 
 
-def trials(n: int, *, seed: int = 0, root: str | Path | None = None,
-           progress=lambda line: print(line, flush=True)) -> dict:
-    """`n` random-moment trials after one calibration; the figures of them all.
+def trials(n: int, *, seed: int = 0, root: str | Path | None = None, moment: str = "random",
+           runs: int = 4, progress=lambda line: print(line, flush=True)) -> dict:
+    """`n` trials killed at `moment`, after one calibration for "random"; their figures.
 
     Args:
         n: trials to run.
         seed: seeds the calibration (`seed`) and the trials (`seed + 1` ...).
         root: folder for the trials' homes (default: a temporary folder, removed after).
+        moment: when to kill, one of MOMENTS (default "random").
+        runs: runs each server is given at once (default 4).
         progress: called with a line of text after each trial (default: print it).
     """
+    if moment not in MOMENTS:
+        raise ValueError(f"Unknown `moment`. Expected one of {list(MOMENTS)}. "
+                         f"Received: {moment!r}.")
     with tempfile.TemporaryDirectory(prefix="cnnlab-kill-") as scratch:
         root = Path(root or scratch)
-        span = measure_span(root, seed)
-        progress(f"calibration: four runs take {span:.1f} s after submit")
+        span = None
+        if moment == "random":  # the other moments wait for a state, not a delay
+            span = measure_span(root, seed, runs=runs)
+            progress(f"calibration: {runs} runs take {span:.1f} s after submit")
         results = []
         for index in range(n):
             # Every other trial kills only the server: its workers must end by themselves.
-            result = trial(root / f"trial{index:02d}", seed + 1 + index, span_s=span,
-                           with_workers=index % 2 == 0)
+            result = trial(root / f"trial{index:02d}", seed + 1 + index, moment=moment,
+                           span_s=span, runs=runs, with_workers=index % 2 == 0)
             results.append(result)
             progress(_line(index, result))
     return summarize(results, span_s=span)
@@ -371,16 +391,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--moment", choices=MOMENTS, default="random",
+                        help="when to kill (random: uniform over a calibrated span)")
+    parser.add_argument("--runs", type=int, default=4, help="runs each server is given at once")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"the smallest setting, to check that it runs: {QUICK}")
     args = parser.parse_args()
+    if args.quick:  # the quick values, unless given on the command line
+        parser.set_defaults(**QUICK)
+        args = parser.parse_args()
     started = time.monotonic()
-    figures = trials(args.trials, seed=args.seed)
-    print(f"{figures['trials']} trials ({figures['killed']} killed) in "
+    figures = trials(args.trials, seed=args.seed, moment=args.moment, runs=args.runs)
+    print(f"{figures['trials']} trials ({figures['killed']} killed, moment {args.moment}) in "
           f"{time.monotonic() - started:.0f} s on {os.cpu_count()} cores: integrity ok "
           f"{figures['integrity_ok']}/{figures['trials']}; {figures['runs_total']} runs: "
           f"{figures['completed']} completed, {figures['interrupted']} interrupted, "
           f"{figures['other_status']} other (target 0); {figures['models_loaded']} models "
           f"loaded; temp files {figures['temp_files_left_before_recovery']} before recovery, "
-          f"{figures['temp_files_left_after_recovery']} after (target 0)")
+          f"{figures['temp_files_left_after_recovery']} after (target 0); "
+          f"{figures['workers_killed_with_server']} workers, "
+          f"{figures['workers_left_after_10s']} left after 10 s (target 0)")
     print(json.dumps(figures))
 
 

@@ -14,9 +14,15 @@ spread over the whole poll cycle. The first samples warm up the chart and are no
 Target (issue 5): median <= 1 s. The app, Chromium and this process share the machine's
 cores, so other jobs running beside it slow it down a lot: the output gives the load average.
 
+Keys of the last line (one JSON object): `browser_latency_s` (the median), `p90_s`,
+`min_s`, `max_s`, `mean_s`, `samples_s`, `warmup_s`, `probe_s` (one page.evaluate),
+`first_view_s` (app start to the chart's first points), `load_avg_1m` (before, after),
+`target_s`, `met` (median <= target).
+
 Usage: python benchmarks/latency.py [--samples 20] [--warmup 2] [--seed 0]
+       python benchmarks/latency.py --quick   (seconds: 3 samples after 1 warm-up, too few
+           for a figure; checks that it runs)
 (needs Playwright and a system Chromium, as the browser tests do; CNNLAB_CHROMIUM picks one.)
-The last line printed is one JSON object: `browser_latency_s` (the median) and more.
 """
 
 from __future__ import annotations
@@ -41,6 +47,9 @@ from cnnlab.store import RunStore
 from tests.browser import browser_page, chromium_path, served_app
 
 TARGET_S = 1.0
+# Fewer samples give no median worth quoting (--quick only checks that the benchmark runs).
+MIN_SAMPLES = 10
+QUICK = {"samples": 3, "warmup": 1}
 PROBE_INTERVAL_S = 0.02
 SAMPLE_TIMEOUT_S = 15.0
 # The number of points in the training-curves chart, all traces together (null before it exists).
@@ -107,14 +116,22 @@ def one_sample(page, run: FakeRun) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=20, help="counted samples (at least 10)")
+    parser.add_argument("--samples", type=int, default=20,
+                        help=f"counted samples (at least {MIN_SAMPLES})")
     parser.add_argument("--warmup", type=int, default=2, help="samples run first and not counted")
     parser.add_argument("--steps-per-epoch", type=int, default=36,
                         help="batch rows per epoch (36: the default experiment)")
     parser.add_argument("--seed", type=int, default=0, help="seeds the pauses and the fake values")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"the smallest setting, to check that it runs: {QUICK}")
     args = parser.parse_args()
-    if args.samples < 10:
-        parser.error("--samples must be at least 10")
+    if args.quick:  # the quick values, unless given on the command line
+        parser.set_defaults(**QUICK)
+        args = parser.parse_args()
+    elif args.samples < MIN_SAMPLES:
+        parser.error(f"--samples must be at least {MIN_SAMPLES} (or --quick, for no figure)")
+    if args.samples < 2:
+        parser.error("--samples must be at least 2 (a median and a p90)")
     try:
         chromium_path()
     except pytest.skip.Exception as reason:

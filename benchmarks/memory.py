@@ -11,8 +11,14 @@ Target (issue "Hardening for a shared classroom server"): after the last run, wi
 of after the fifth (`ratio` = last / fifth <= 1.10). The thread figures show why the server
 trains in worker processes: TensorFlow keeps part of every traced graph for good.
 
+Keys of the last line (one JSON object): one object per isolation measured ("process",
+"thread"), each with `isolation`, `runs`, `at`, `total_mb_after_<at>`,
+`total_mb_after_<runs>`, `ratio`, `max_ratio` (the largest total after run `at` over
+that at `at`), `server_mb_after_<at>`, `server_mb_after_<runs>`, `workers_retired`.
+
 Usage: python benchmarks/memory.py [--runs 50] [--at 5] [--isolation process thread]
-The last line printed is one JSON object with the figures.
+       python benchmarks/memory.py --quick   (seconds: 2 runs in a worker process, the
+           ratio of run 2 over run 1; checks that it runs)
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ from cnnlab.training import JobManager  # noqa: E402
 from cnnlab.training.workers import resident_bytes  # noqa: E402
 
 MB = 2**20
+# --quick: two runs in the app's isolation (one worker process).
+QUICK = {"runs": 2, "at": 1, "isolation": ["process"]}
 
 
 def sequential_memory(runs: int, *, isolation: str, at: int = 5, log=print) -> dict:
@@ -84,7 +92,12 @@ def main() -> None:
     parser.add_argument("--at", type=int, default=5)
     parser.add_argument("--isolation", nargs="+", choices=("process", "thread"),
                         default=["process", "thread"])
+    parser.add_argument("--quick", action="store_true",
+                        help=f"the smallest setting, to check that it runs: {QUICK}")
     args = parser.parse_args()
+    if args.quick:  # the quick values, unless given on the command line
+        parser.set_defaults(**QUICK)
+        args = parser.parse_args()
     figures = {}
     for isolation in args.isolation:
         print(f"-- {args.runs} sequential runs, isolation {isolation!r}", flush=True)

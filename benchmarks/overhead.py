@@ -12,8 +12,13 @@ this one process, interleaved, best of five each (this machine's run-to-run nois
 on both sides. Also measured: the time from `submit` to the first stored batch metric for
 the default experiment: the process's first run and the next one.
 
-Usage: python benchmarks/overhead.py [--epochs 6] [--repeats 3]
-The last line printed is one JSON object with the figures.
+Keys of the last line (one JSON object): `ratio` (lab / bare images/s; target >= 0.95),
+`ratio_full` (the same figure), `first_metric_s` (the process's first run),
+`first_metric_warm_s` (the next), `bare_images_per_s`, `lab_images_per_s`.
+
+Usage: python benchmarks/overhead.py [--epochs 6] [--repeats 5]
+       python benchmarks/overhead.py --quick   (seconds: LeNet-5, 2 epochs of 64 digits at
+           8 px, one try; checks that it runs)
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from cnnlab.config import ExperimentConfig  # noqa: E402
 from cnnlab.store import RunStore  # noqa: E402
 from cnnlab.training import JobManager  # noqa: E402
+
+# --quick: the smallest experiment that still times an epoch 2, one try.
+QUICK = {"epochs": 2, "repeats": 1, "architecture": "lenet5", "train_size": 64, "image_size": 8}
 
 
 def first_metric_seconds(manager: JobManager, config: ExperimentConfig) -> float:
@@ -80,9 +88,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--architecture", default=None,
+                        help="the architecture (default: the default experiment's)")
+    parser.add_argument("--train-size", type=int, default=None,
+                        help="training images (default: the default experiment's)")
+    parser.add_argument("--image-size", type=int, default=None,
+                        help="image side in pixels (default: the default experiment's)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"the smallest setting, to check that it runs: {QUICK}")
     args = parser.parse_args()
+    if args.quick:  # the quick values, unless given on the command line
+        parser.set_defaults(**QUICK)
+        args = parser.parse_args()
+    if args.epochs < 2:
+        parser.error("--epochs must be at least 2 (epoch 1 traces; epochs 2.. are timed)")
 
-    config = ExperimentConfig(epochs=args.epochs)
+    experiment = {key: value for key, value in
+                  (("architecture", args.architecture), ("train_size", args.train_size),
+                   ("image_size", args.image_size))
+                  if value is not None}
+    config = ExperimentConfig(epochs=args.epochs, **experiment)
     with tempfile.TemporaryDirectory() as home:
         manager = JobManager(RunStore(home), max_concurrent=1)
         cold = first_metric_seconds(manager, ExperimentConfig())

@@ -23,8 +23,16 @@ What is counted, and against what:
 Targets (issue "Hardening for a shared classroom server"): all of these 0 over 10 minutes
 with 4 runs and 10 sessions. tests/test_soak.py runs a reduced form.
 
+Keys of the last line (one JSON object): `seconds`, `runs`, `sessions`, `isolation`,
+`runs_started`, `statuses`, `rows_written`, `rows_stored`, `lost_rows`, `extra_rows`,
+`reader_gaps`, `locked_errors`, `reader_errors`, `writer_errors`, `thread_exceptions`,
+`failed_runs`, `polls`, `poll_p50_ms`, `poll_p95_ms`, `poll_max_ms`, `wal_mb`, `errors`
+(the messages behind the counts).
+
 Usage: python benchmarks/soak.py [--minutes 10] [--runs 4] [--sessions 10]
-The last line printed is one JSON object with the figures.
+                                 [--isolation process|thread]
+       python benchmarks/soak.py --quick   (seconds: 1 run in a worker process and 1
+           session for 5 s; checks that it runs)
 """
 
 from __future__ import annotations
@@ -51,6 +59,8 @@ from cnnlab.training import JobManager  # noqa: E402
 
 POLL_SECONDS = 1.0  # the pages' poll interval (ui/run_panel.py)
 MAX_MESSAGES = 10  # error texts kept per kind, for the report
+# --quick: the app's isolation (a worker process), one run and one session, 5 s.
+QUICK = {"minutes": 5 / 60, "runs": 1, "sessions": 1}
 
 
 def run_config(seed: int) -> ExperimentConfig:
@@ -282,9 +292,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=4)
     parser.add_argument("--sessions", type=int, default=10)
     parser.add_argument("--isolation", choices=("process", "thread"), default="process")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"the smallest setting, to check that it runs: {QUICK}")
     args = parser.parse_args()
+    if args.quick:  # the quick values, unless given on the command line
+        parser.set_defaults(**QUICK)
+        args = parser.parse_args()
     print(f"soak: {args.runs} runs at a time, {args.sessions} sessions polling every "
-          f"{POLL_SECONDS:g} s, for {args.minutes:g} min, {os.cpu_count()} cores", flush=True)
+          f"{POLL_SECONDS:g} s, for {args.minutes * 60:.0f} s, {os.cpu_count()} cores", flush=True)
     figures = soak(args.minutes * 60, args.runs, args.sessions, isolation=args.isolation,
                    log=lambda line: print(line, flush=True))
     zero = ("lost_rows", "extra_rows", "reader_gaps", "locked_errors", "reader_errors",

@@ -166,9 +166,8 @@ def _train(store, run_id, config, stop_event):
     from cnnlab.schedules import schedule_callbacks
     from cnnlab.training.callbacks import StoreCallback
     from cnnlab.training.insight_callback import InsightCallback, record_interval
-    from cnnlab.training.optimizers import make_optimizer
     from cnnlab.training.tensorboard import tensorboard_callback
-    from cnnlab.training.train_step import wrap
+    from cnnlab.training.train_step import compile_for_training, wrap
     from cnnlab.training.transfer import (
         PHASE_METRIC,
         build_run_model,
@@ -217,12 +216,7 @@ def _train(store, run_id, config, stop_event):
         # when it compiles: each phase compiles, with a fresh optimizer at the phase's rate.
         phase.apply(model)
         settings = phase_config(config, phase)
-        # Labels are one-hot everywhere, so MixUp's and CutMix's soft labels need no special case.
-        model.compile(
-            optimizer=make_optimizer(settings, phase_learning_rate(config, phase, steps)),
-            loss="categorical_crossentropy",
-            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
-        )
+        compile_for_training(model, settings, phase_learning_rate(config, phase, steps))
         callbacks = [insight, recorder, tensorboard_callback(store.run_dir(run_id), epochs=config.epochs,
                                                              steps_per_epoch=steps),
                      *schedule_callbacks(settings)]

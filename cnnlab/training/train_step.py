@@ -14,7 +14,8 @@ update-to-weight ratio, about 1e-3 when the learning rate is right).
 Auxiliary classifiers (GoogLeNet's): a model with more than one output treats the first as
 the prediction and the others as auxiliary heads whose losses are added, weighted by
 `AUX_LOSS_WEIGHT` (the paper's 0.3), during training only; evaluation and prediction see
-the first output alone.
+the first output alone. `compile_for_training` compiles a LabModel with the loss the step
+expects; a run and the benchmarks compile through it alike.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import tensorflow as tf
 from keras.src import tree
 from keras.src.losses import loss as loss_module
 from keras.src.trainers.data_adapters import data_adapter_utils
+
+from cnnlab.training.optimizers import make_optimizer
 
 # Keys of the per-layer vectors in the step's logs -> the stored metric prefix.
 LAYER_LOGS = {
@@ -134,3 +137,26 @@ def _norm(gradient) -> tf.Tensor:
 def wrap(model: keras.Model) -> LabModel:
     """The same graph and weights as `model`, as a LabModel."""
     return LabModel(inputs=model.inputs, outputs=model.outputs, name=model.name)
+
+
+def compile_for_training(model: LabModel, config, learning_rate=None) -> None:
+    """Compile `model` as a run compiles each phase: the config's optimizer, categorical
+    cross-entropy on one-hot labels, accuracy.
+
+    Why one function: the train step adds the auxiliary heads' losses as categorical
+    cross-entropy on the same labels, so the compiled loss and the step's must agree, and
+    `benchmarks/architectures.py` must time what a run trains (a copy of this call, with
+    sparse labels, once broke on the two-output `inception_aux`).
+
+    Args:
+        model: a LabModel (`wrap`); its first output is the prediction.
+        config: the ExperimentConfig (or a phase's, `transfer.phase_config`).
+        learning_rate: a float or a LearningRateSchedule; defaults to None, i.e. the
+            config's constant learning rate.
+    """
+    # Labels are one-hot everywhere, so MixUp's and CutMix's soft labels need no special case.
+    model.compile(
+        optimizer=make_optimizer(config, learning_rate),
+        loss="categorical_crossentropy",
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+    )
