@@ -63,10 +63,16 @@ def test_the_train_form_starts_a_run_that_completes(lab_home):
 
 def test_bad_input_shows_the_error_and_writes_nothing(lab_home):
     app = train_page()
-    app.number_input(key="train_train_size").set_value(20)
+    app.number_input(key="train_train_size").set_value(20).run()
+    # Fewer images than the batch: the form lowered the batch size, and says so.
+    assert app.number_input(key="train_batch_size").value == 4
+    assert "Batch size lowered from 32 to 4" in app.info[0].value
     app.number_input(key="train_batch_size").set_value(64)
     _train_button(app).click().run()
-    assert "`batch_size` is larger than the training set" in app.error[0].value
+    error = app.error[0].value
+    assert "`batch_size` is larger than the training set" in error
+    # Only advice that applies: a subset of 20 can grow, so raising `train_size` is offered.
+    assert "lower `batch_size` to 4 (at most 20)" in error and "raise `train_size` (up to" in error
     assert RunStore(lab_home).list_runs() == []
 
 

@@ -32,6 +32,7 @@ from cnnlab.config import (
     Tricks,
     field_bounds,
     field_help,
+    fitted_batch_size,
 )
 from cnnlab.data import DATASETS
 from cnnlab.models.backbones import is_backbone
@@ -101,20 +102,47 @@ def experiment_form() -> dict:
     return values
 
 
+def _fit_batch_size() -> None:
+    """After the data changed: a batch size the training set can fill, and a note saying so.
+
+    Why: a small imported data set (26 training images) cannot fill the default batch of
+    32, and a run of it would fail; `fitted_batch_size` picks one that can.
+    """
+    from cnnlab.data import planned_train_count
+
+    state = st.session_state
+    try:
+        count = planned_train_count(state["train_dataset"], train_size=int(state.get("train_train_size") or 0) or None,
+                                    validation_fraction=state.get("train_validation_fraction", 0.2))
+    except (KeyError, ValueError):
+        return  # the Train button says what is wrong
+    batch_size = int(state.get("train_batch_size") or 1)
+    fitted = fitted_batch_size(batch_size, count)
+    if fitted != batch_size:
+        state["train_batch_size"] = fitted
+        state["train_batch_note"] = (f"Batch size lowered from {batch_size} to {fitted}: this data "
+                                     f"set gives {count} training images.")
+
+
 def _data_section() -> dict:
     dataset = st.selectbox("Data set", list(DATASETS), format_func=lambda n: DATASETS[n].title,
-                           key="train_dataset", help=field_help(ExperimentConfig, "dataset"))
+                           key="train_dataset", help=field_help(ExperimentConfig, "dataset"),
+                           on_change=_fit_batch_size)
     info = DATASETS[dataset]
     st.caption(info.description + (" Downloads into Keras' cache on first use." if info.needs_download else ""))
+    if "train_batch_note" in st.session_state:
+        st.info(st.session_state.pop("train_batch_note"), icon=":material/tune:")
     train_size = st.number_input(
         "Training images (0 = all)", min_value=0, step=100, key="train_train_size",
-        help="Train on a subset to see overfitting, as with the lectures' 2,000 images.")
+        help="Train on a subset to see overfitting, as with the lectures' 2,000 images.",
+        on_change=_fit_batch_size)
     image_size = st.number_input(
         f"Image size in pixels (0 = the data set's {info.default_size})", min_value=0,
         max_value=256, step=4, key="train_image_size", help=field_help(ExperimentConfig, "image_size"))
     validation_fraction = st.slider("Validation fraction", 0.0, 0.5, step=0.05,
                                     key="train_validation_fraction",
-                                    help=field_help(ExperimentConfig, "validation_fraction"))
+                                    help=field_help(ExperimentConfig, "validation_fraction"),
+                                    on_change=_fit_batch_size)
     return {"dataset": dataset, "train_size": int(train_size) or None,
             "image_size": int(image_size) or None, "validation_fraction": validation_fraction}
 
@@ -279,7 +307,7 @@ def _schedule_section(values: dict) -> dict:
         st.caption(schedule_formula(config))
         x, rates = preview(config, steps)
         st.plotly_chart(charts.schedule_figure(x, rates, title="Planned learning rate"),
-                        key="train_schedule_preview", config={"displaylogo": False})
+                        key="train_schedule_preview", config={"displaylogo": False}, theme=None)
     except ValueError as error:
         st.caption(f"No preview yet: {error}")
     return schedule
