@@ -147,7 +147,28 @@ def _import(scan, name, size, test_fraction, seed, channels) -> None:
     bar.empty()
     st.success(escape(f"Stored '{manifest.name}': {manifest.description()}"),
                icon=":material/check_circle:")
-    st.page_link("pages/1_Train.py", label=f"Train on {manifest.name}", icon=":material/play_arrow:")
+    train_button(manifest, key=f"data_train_imported_{manifest.name}")
+
+
+def train_button(manifest, *, key: str) -> None:
+    """A button to the Train page with this data set selected (and a batch size it fills).
+
+    Why a callback: the button just after an import is drawn only in the run that imported,
+    so on the click's rerun it is not drawn and would read False; a callback runs anyway.
+    `follow_train_link` (at the top of the page) then switches page.
+    """
+    st.button(f"Train on {manifest.name}", key=key, type="primary", icon=":material/play_arrow:",
+              on_click=st.session_state.__setitem__, args=("data_train_on", manifest.key))
+
+
+def follow_train_link() -> None:
+    """Open the Train page with the data set a "Train on ..." button chose, if one was pressed."""
+    dataset = st.session_state.pop("data_train_on", None)
+    if dataset is not None:
+        from ui.share_controls import forget_link
+
+        forget_link()  # load the link even if this session followed the same one before
+        st.switch_page("pages/1_Train.py", query_params={"dataset": dataset})
 
 
 def stored_section() -> None:
@@ -162,6 +183,7 @@ def stored_section() -> None:
         with st.container(border=True):
             st.markdown(f"**{escape(manifest.name)}** · `{manifest.key}`")
             st.caption(escape(manifest.description()))
+            train_button(manifest, key=f"data_train_{manifest.name}")
             if manifest.skipped_count:
                 st.caption(f"{manifest.skipped_count:,} files were skipped at import.")
             if confirming == manifest.name:
