@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from cnnlab.charts import MIN_FONT_SIZE, TEMPLATE, TITLE_FONT_SIZE
-from cnnlab.compare import config_diff, flatten
+from cnnlab.compare import config_diff, flatten, format_value
 
 BASELINE_COLOR = "#222222"
 # Ten well-separated colours first (D3's), then more for large selections.
@@ -229,7 +229,7 @@ def diff_styler(diff: pd.DataFrame, labels: Mapping[str, str],
         read badly in one column.
     """
     runs = sorted(diff.columns, key=lambda run: run != baseline)  # stable: the baseline first
-    table = pd.DataFrame({field: [_text(diff.loc[field, run]) for run in runs] for field in diff.index})
+    table = pd.DataFrame({field: [format_value(diff.loc[field, run]) for run in runs] for field in diff.index})
     if statuses is not None:
         table.insert(0, "status", [statuses.get(run, "") for run in runs])
     table.insert(0, "run", [labels.get(run, run) for run in runs])
@@ -365,24 +365,13 @@ def _describe(fields, flat: Mapping, max_length: int) -> str:
     """"leaf=value, ..." of `fields`; several augmentation fields read "augmentation on/off"."""
     fields = list(fields)
     augmentation = [field for field in fields if field.startswith("augmentation.")]
-    parts = [f"{field.split('.')[-1]}={_text(flat.get(field))}" for field in fields
+    parts = [f"{field.split('.')[-1]}={format_value(flat.get(field))}" for field in fields
              if len(augmentation) < 2 or field not in augmentation]
     if len(augmentation) >= 2:
         on = any(flat.get(field) not in (None, False, 0, 0.0, "") for field in augmentation)
         parts.insert(fields.index(augmentation[0]), f"augmentation {'on' if on else 'off'}")
     text = ", ".join(parts)
     return text if len(text) <= max_length else text[:max_length - 1].rstrip(", ") + "…"
-
-
-def _text(value) -> str:
-    """A config value as a short cell: 0.0001 not 1e-04 only where that is shorter."""
-    if isinstance(value, bool) or value is None:
-        return {True: "on", False: "off", None: "—"}[value]
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, (list, tuple, dict)):
-        return json.dumps(value)
-    return str(value)
 
 
 def _dimension(field: str, values: pd.Series) -> dict:

@@ -102,11 +102,19 @@ def test_home_lists_recent_runs(lab_home, tiny_config):
 
     run_id = job_manager().submit(tiny_config)
     job_manager().wait(run_id, timeout=120)
+    # A run stopped while queued has no result and no duration.
+    store = RunStore(lab_home)
+    stopped = store.create_run(tiny_config.to_dict(), name="stopped early")
+    store.finish_run(stopped, "stopped")
     app = AppTest.from_file(HOME_PAGE, default_timeout=60).run()
     assert not app.exception
-    table = app.dataframe[0].value
-    assert run_id in list(table["run"])
-    assert list(table["status"]) == ["completed"]
+    [frame] = app.dataframe
+    table = frame.value.set_index("run")
+    assert list(table["status"]) == ["stopped", "completed"]
+    assert 0 < table.loc[run_id, "val accuracy"] <= 100  # in percent
+    # Missing results are NaN, shown as a dash: not the text "None".
+    assert table.loc[stopped, ["val accuracy", "test accuracy", "duration"]].isna().all()
+    assert frame.proto.placeholder == "—"
 
 
 def test_every_trick_chosen_in_the_form_is_saved_with_the_run(lab_home):

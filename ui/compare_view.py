@@ -120,6 +120,12 @@ def _delta(curves, baseline, labels, colors) -> None:
     except ValueError as error:
         st.info(str(error))
         return
+    if not table.notna().to_numpy().any():
+        # Variants still queued, or in their first epoch: nothing to subtract yet. An empty
+        # chart here had axes from -100% to +400% and an epoch -1.
+        st.info("The difference from the baseline appears when another run has finished its "
+                "first epoch.", icon=":material/hourglass_top:")
+        return
     st.plotly_chart(compare_charts.delta_figure(table, metric, labels, colors),
                     key="compare_delta", config=PLOTLY_CONFIG, theme=None)
 
