@@ -117,7 +117,8 @@ def _check_augmentation(augmentation) -> AugmentationConfig:
     return augmentation
 
 
-def build_augmenter(augmentation: AugmentationConfig, input_shape, *, seed: int):
+def build_augmenter(augmentation: AugmentationConfig, input_shape, *, seed: int,
+                    training_side: int | None = None):
     """The per-image transforms as a keras.Sequential, or None when none is switched on.
 
     Why seeded: every random layer gets its own seed derived from `seed`, so a fresh
@@ -129,11 +130,20 @@ def build_augmenter(augmentation: AugmentationConfig, input_shape, *, seed: int)
         augmentation: the transforms and their strengths.
         input_shape: (height, width, channels) of one image.
         seed: the seed the layers' seeds are drawn from.
+        training_side: for a preview at another size than training's: the side training
+            sees. The random crop's padding, the one setting in pixels, is then scaled to
+            the preview (4 px of a 32 px image is 32 px of a 256 px one); rotation and
+            shear are angles, shifts and zoom fractions, colour and mixing act on values.
+            Default None: `input_shape` is the training size.
     """
     specs = _layer_specs(_check_augmentation(augmentation))
     input_shape = _check_input_shape(input_shape)
     if not specs:
         return None
+    if training_side is not None and training_side != input_shape[0]:
+        scale = input_shape[0] / training_side
+        specs = [(name, {**arguments, "padding": max(1, round(arguments["padding"] * scale))})
+                 if name == "RandomPadCrop" else (name, arguments) for name, arguments in specs]
     seeds = _seeds(seed, len(specs))
     layers = [_layer_class(name)(**arguments, seed=s) for (name, arguments), s in zip(specs, seeds)]
     return keras.Sequential([keras.Input(shape=input_shape), *layers], name="augmentation")
@@ -237,11 +247,13 @@ def make_eval_dataset(x, y, *, num_classes: int, batch_size: int):
 
 
 def preview_grid(image: np.ndarray, augmentation: AugmentationConfig, *, count: int = 9,
-                 seed: int = 0) -> np.ndarray:
+                 seed: int = 0, training_side: int | None = None) -> np.ndarray:
     """`count` augmented versions of one (H, W, C) image in [0, 1], as (count, H, W, C) float32.
 
     Drawn by the very `build_augmenter` pipeline training uses, built afresh from `seed`, so
     the same seed gives the same grid. With no per-image transform on, the copies are equal.
+    `training_side`: the side training sees, for a preview at another size (a photo at
+    `preview_side`); see `build_augmenter`.
     """
     image = np.asarray(image, np.float32)
     if image.ndim != 3:
@@ -249,10 +261,22 @@ def preview_grid(image: np.ndarray, augmentation: AugmentationConfig, *, count: 
     if not isinstance(count, (int, np.integer)) or count < 1:
         raise ValueError(f"Invalid `count`. Expected an integer >= 1. Received: {count!r}.")
     batch = np.repeat(image[None], count, axis=0)
-    augmenter = build_augmenter(augmentation, image.shape, seed=seed)
+    augmenter = build_augmenter(augmentation, image.shape, seed=seed, training_side=training_side)
     if augmenter is None:
         return batch
     return np.asarray(augmenter(batch, training=True), np.float32)
+
+
+# A photo is previewed at its own detail, within these sides in pixels: below 128 px a
+# transform is hard to see on a projector (a 32 px photo is blocks), above 256 px the grid
+# costs more than it shows.
+PREVIEW_MIN_SIDE, PREVIEW_MAX_SIDE = 128, 256
+
+
+def preview_side(height: int, width: int) -> int:
+    """The side a photo of `height` x `width` pixels is previewed at: its own shorter side,
+    brought within [PREVIEW_MIN_SIDE, PREVIEW_MAX_SIDE]."""
+    return int(min(max(min(int(height), int(width)), PREVIEW_MIN_SIDE), PREVIEW_MAX_SIDE))
 
 
 def preview_mix(images: np.ndarray, labels, augmentation: AugmentationConfig, *, num_classes: int,
@@ -286,22 +310,56 @@ def _python_literal(value) -> str:
     return repr(tuple(value)) if isinstance(value, (tuple, list)) else repr(value)
 
 
+# What each of the lab's own layers needs from cnnlab/augment_layers.py, in order: the
+# code `to_keras_code` writes carries these sources, so it runs with Keras alone.
+INLINED_SOURCES = {
+    "RandomAffine": ("affine_matrices", "RandomAffine"),
+    "RandomPadCrop": ("RandomPadCrop",),
+    "RandomAngleShear": ("RandomAngleShear",),
+    "ChannelShift": ("VALUE_RANGE", "ChannelShift"),
+    "MixBatch": ("_seeds", "CutMix", "MixBatch"),
+}
+
+
+def _inlined_source(names: list[str]) -> str:
+    """The sources of `names` (functions, classes, constants) of cnnlab.augment_layers, in
+    the order the module defines them, each once."""
+    import inspect
+
+    from cnnlab import augment_layers
+
+    wanted = list(dict.fromkeys(part for name in names for part in INLINED_SOURCES[name]))
+    order = {name: index for index, name in enumerate(vars(augment_layers))}
+    parts = []
+    for name in sorted(wanted, key=order.__getitem__):
+        value = getattr(augment_layers, name)
+        if inspect.isfunction(value) or inspect.isclass(value):
+            parts.append(inspect.getsource(value).strip("\n"))
+        else:
+            parts.append(f"{name} = {value!r}")
+    return "\n\n\n".join(parts)
+
+
 def to_keras_code(augmentation: AugmentationConfig, input_shape, *, seed: int | None = None) -> str:
     """The pipeline as runnable Keras code: the same layers, in order, with the same arguments.
 
-    Why: students can paste it into their own training script. With `seed`, the layers get
-    the seeds `build_augmenter(..., seed=seed)` gives them, so the code reproduces the grid.
+    Why: students can paste it into their own training script. It needs Keras alone: the
+    lab's own layers (`RandomAffine`, which fuses flips, rotation, shear, shift and zoom;
+    `RandomPadCrop`, `ChannelShift`, `MixBatch`) come with their source, copied from
+    cnnlab/augment_layers.py. With `seed`, the layers get the seeds
+    `build_augmenter(..., seed=seed)` gives them, so the code reproduces the grid.
     """
     specs = _layer_specs(_check_augmentation(augmentation))
     input_shape = _check_input_shape(input_shape)
     seeds = _seeds(seed, len(specs))
-    custom = sorted({name for name, _ in specs if name in CUSTOM_LAYERS})
     a = augmentation
     mixing = bool(a.mixup_alpha or a.cutmix_alpha)
-    imports = custom + (["MixBatch"] if mixing else [])
+    custom = [name for name, _ in specs if name in CUSTOM_LAYERS] + (["MixBatch"] if mixing else [])
     lines = ["import keras"]
-    if imports:
-        lines.append(f"from cnnlab.augment import {', '.join(imports)}")
+    if custom:
+        lines = ["import math", "", "import keras", "import numpy as np", "from keras import ops", "",
+                 "", "# The lab's own layers, copied from cnnlab/augment_layers.py: this code needs "
+                 "Keras alone.", _inlined_source(custom), ""]
     lines += ["", "# Active only when called with training=True; at inference they pass images through.",
               "augmentation = keras.Sequential(["]
     lines.append(f"    keras.Input(shape={input_shape!r}),")

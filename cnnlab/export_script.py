@@ -247,24 +247,13 @@ def _data_section(config, size) -> str:
 
 def _pipeline_section(config, input_shape) -> str:
     """tf.data pipelines as cnnlab.augment builds them; the augmentation from `to_keras_code`."""
-    from cnnlab import augment_layers
     from cnnlab.augment import to_keras_code
 
     parts = []
     augmentation = config.augmentation
     if augmentation.enabled:
-        code = to_keras_code(augmentation, input_shape, seed=config.seed)
-        kept = []
-        for line in code.splitlines():
-            if line == "import keras":
-                continue
-            if line.startswith("from cnnlab"):
-                # The lab's own layers, copied here so that no cnnlab is needed.
-                kept += ["# cnnlab's augmentation layers, copied from cnnlab/augment_layers.py.",
-                         _module_source(augment_layers), "", ""]
-                continue
-            kept.append(line)
-        parts.append("\n".join(kept).strip("\n"))
+        # Keras code with the lab's own layers' source in it; its imports go to the top.
+        parts.append(to_keras_code(augmentation, input_shape, seed=config.seed).strip("\n"))
     mixing = augmentation.mixup_alpha or augmentation.cutmix_alpha
     parts.append(_function("batches", """
         \"\"\"Batches of (images, one-hot labels), gathered by index; shuffled each epoch if seeded.\"\"\"

@@ -140,6 +140,7 @@ def test_every_trick_chosen_in_the_form_is_saved_with_the_run(lab_home):
     app.selectbox(key="train_schedule_kind").set_value("exponential").run()
     app.radio(key="train_schedule_unit").set_value("iteration")
     app.number_input(key="train_schedule_decay_rate").set_value(0.01)
+    app.toggle(key="train_augmentation_rotation_range_on").set_value(True).run()
     app.slider(key="train_augmentation_rotation_range").set_value(15.0)
     app.toggle(key="train_augmentation_horizontal_flip").set_value(True).run()
     assert not app.exception

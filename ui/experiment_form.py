@@ -17,7 +17,6 @@ from cnnlab.compare import flatten
 from cnnlab.config import (
     ACTIVATIONS,
     DROPOUT_PLACEMENTS,
-    FILL_MODES,
     INITIALIZERS,
     MONITORS,
     NORM_POSITIONS,
@@ -30,15 +29,16 @@ from cnnlab.config import (
     OptimizerOptions,
     ScheduleConfig,
     Tricks,
-    field_bounds,
     field_help,
     fitted_batch_size,
 )
 from cnnlab.data import DATASETS
 from cnnlab.models.backbones import is_backbone
 from cnnlab.models.registry import ARCHITECTURES
+from ui.augmentation_controls import augmentation_controls
 from ui.transfer_controls import transfer_controls
 
+AUGMENTATION_PREFIX = "train_augmentation_"
 # Select boxes show this for a field left at None (Streamlit shows None as "no choice").
 DEFAULT = "default"
 VARIANTS = ("Mini-batch", "Full batch", "Stochastic (batch size 1)")
@@ -56,6 +56,8 @@ def load_into_form(config: ExperimentConfig) -> None:
     """Set every widget of the form to `config`'s values (before the widgets are drawn)."""
     flat = flatten(config.to_dict())
     for name, value in flat.items():
+        if name.startswith("augmentation."):
+            continue  # a switch and a strength each: load_augmentation sets both
         if value is None and name in ("tricks.activation", "tricks.initializer"):
             value = DEFAULT
         st.session_state[f"train_{name.replace('.', '_')}"] = value
@@ -66,12 +68,14 @@ def load_into_form(config: ExperimentConfig) -> None:
     clipping = "by norm" if options.clipnorm else "by value" if options.clipvalue else "off"
     st.session_state["train_clipping"] = clipping
     st.session_state["train_clip_threshold"] = options.clipnorm or options.clipvalue or 1.0
+    load_augmentation(config.augmentation)
 
 
 def load_augmentation(augmentation: AugmentationConfig) -> None:
     """Set the form's augmentation widgets to a pipeline (one sent from the Augment page)."""
-    for name, value in dataclasses.asdict(augmentation).items():
-        st.session_state[f"train_augmentation_{name}"] = value
+    from ui.augmentation_controls import load_augmentation as load
+
+    load(augmentation, AUGMENTATION_PREFIX)
 
 
 def _label(value) -> str:
@@ -98,7 +102,11 @@ def experiment_form() -> dict:
     with tabs[4]:
         values["schedule"] = _schedule_section(values)
     with tabs[5]:
-        values["augmentation"] = augmentation_controls("train_augmentation_")
+        st.caption("Switch transforms on and set their strength; the Augment page shows what "
+                   "they do to an image, with these same controls.")
+        geometry, colour = st.columns(2)
+        values["augmentation"] = augmentation_controls(
+            AUGMENTATION_PREFIX, containers={"Geometry": geometry, "Colour": colour, "Mixing": colour})
     return values
 
 
@@ -311,47 +319,3 @@ def _schedule_section(values: dict) -> dict:
     except ValueError as error:
         st.caption(f"No preview yet: {error}")
     return schedule
-
-
-def augmentation_controls(prefix: str) -> dict:
-    """Widgets for every augmentation option; returns the AugmentationConfig as a dict.
-
-    Args:
-        prefix: the widget-key prefix, so two pages can hold their own choices.
-    """
-    defaults = AugmentationConfig()
-    values = {}
-    geometric, photometric = st.columns(2)
-    steps = {  # slider step of each option; the range is the config's own
-        "rotation_range": (geometric, 5.0), "width_shift_range": (geometric, 0.05),
-        "height_shift_range": (geometric, 0.05), "shear_range": (geometric, 5.0),
-        "zoom_range": (geometric, 0.05), "brightness_range": (photometric, 0.05),
-        "contrast_range": (photometric, 0.05), "channel_shift_range": (photometric, 0.05),
-        "mixup_alpha": (photometric, 0.1), "cutmix_alpha": (photometric, 0.1),
-    }
-    for name, (column, step) in steps.items():
-        key = prefix + name
-        if key not in st.session_state:
-            st.session_state[key] = getattr(defaults, name)
-        bounds = field_bounds(AugmentationConfig, name)
-        high = bounds.get("maximum", bounds.get("below", 1.0) - step)
-        values[name] = column.slider(name.replace("_", " ").capitalize(), 0.0, float(high), step=step,
-                                     key=key, help=field_help(AugmentationConfig, name))
-    for name in ("horizontal_flip", "vertical_flip"):
-        key = prefix + name
-        if key not in st.session_state:
-            st.session_state[key] = getattr(defaults, name)
-        values[name] = geometric.toggle(name.replace("_", " ").capitalize(), key=key,
-                                        help=field_help(AugmentationConfig, name))
-    key = prefix + "crop_padding"
-    if key not in st.session_state:
-        st.session_state[key] = defaults.crop_padding
-    values["crop_padding"] = int(photometric.number_input(
-        "Random crop padding (pixels)", min_value=0, max_value=64, key=key,
-        help=field_help(AugmentationConfig, "crop_padding")))
-    key = prefix + "fill_mode"
-    if key not in st.session_state:
-        st.session_state[key] = defaults.fill_mode
-    values["fill_mode"] = geometric.selectbox("Fill mode", FILL_MODES, key=key,
-                                              help=field_help(AugmentationConfig, "fill_mode"))
-    return values
