@@ -19,7 +19,7 @@ from cnnlab.data.image_folders import (
     scan_images,
 )
 from cnnlab.data.image_store import delete_stored, list_stored, suggest_name
-from cnnlab.settings import MIB, format_bytes, upload_limits
+from cnnlab.settings import MB, format_bytes, upload_limits
 
 SIZES = (16, 24, 32, 48, 64, 96, 128, 160, 192, 224, 256)
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
@@ -31,9 +31,13 @@ def escape(text: str) -> str:
 
 
 def effective_limits():
-    """The engine's limits, the upload cap lowered to Streamlit's `server.maxUploadSize` if less."""
+    """The engine's limits, the upload cap lowered to Streamlit's `server.maxUploadSize` if less.
+
+    Streamlit counts that option in MiB; read here in the lab's MB (a little lower), so the
+    cap the page states is the number the administrator set, in the unit every message uses.
+    """
     limits = upload_limits()
-    streamlit_cap = int(st.get_option("server.maxUploadSize")) * MIB
+    streamlit_cap = int(st.get_option("server.maxUploadSize")) * MB
     if streamlit_cap < limits.max_upload_bytes:
         from dataclasses import replace
 
