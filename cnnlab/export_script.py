@@ -265,7 +265,7 @@ def _data_section(config, size) -> str:
 
 def _pipeline_section(config, input_shape) -> str:
     """tf.data pipelines as cnnlab.augment builds them; the augmentation from `to_keras_code`."""
-    from cnnlab.augment import to_keras_code
+    from cnnlab.augment_code import to_keras_code
 
     parts = []
     augmentation = config.augmentation

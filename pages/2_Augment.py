@@ -138,8 +138,8 @@ from cnnlab.augment import (
     mix_caption,
     preview_grid,
     preview_mix,
-    to_keras_code,
 )
+from cnnlab.augment_code import to_keras_code
 
 input_shape = (side, side, info.channels)
 with preview:

@@ -17,8 +17,8 @@ from cnnlab.augment import (
     make_training_dataset,
     preview_grid,
     preview_mix,
-    to_keras_code,
 )
+from cnnlab.augment_code import to_keras_code
 from cnnlab.config import FILL_MODES, AugmentationConfig
 
 C = AugmentationConfig
