@@ -120,6 +120,8 @@ def format_value(value) -> str:
     """A config value as the lab writes it everywhere (run names, legends, "What differs"):
     switches as on/off, never True/False in one view and on/off in the next; numbers short
     (0.0001, not 1e-04 where that is longer); missing as a dash."""
+    if isinstance(value, np.generic):  # a cell of a pandas table: numpy's bool, int or float
+        value = value.item()
     if isinstance(value, bool) or value is None:
         return {True: "on", False: "off", None: "—"}[value]
     if isinstance(value, float):

@@ -104,8 +104,9 @@ def curves_figure(curves: Mapping[str, pd.DataFrame], labels: Mapping[str, str],
         total_epochs: the x axis's end, e.g. the most epochs any run plans, so the axis
             stays put while runs grow (default: the data's own range).
     """
+    # Room between the panels for each one's axis title and ticks at 1024 px wide.
     figure = make_subplots(rows=1, cols=3, subplot_titles=[panel[0] for panel in CURVE_PANELS],
-                           horizontal_spacing=0.07)
+                           horizontal_spacing=0.11)
     longest = max((len(curve) for curve in curves.values()), default=0)
     mode = "lines+markers" if longest <= 30 else "lines"
     traces = []

@@ -69,15 +69,15 @@ except ValueError as error:
     st.error(str(error), icon=":material/error:")
     st.stop()
 
-controls, preview = st.columns(2, gap="large")
-
-with controls:
+# What to preview, in one row across the page (wrapping on a narrow screen): in a column
+# the three sources were cut to "Data set image | Sample photo | Y".
+with st.container(horizontal=True, vertical_alignment="bottom", gap="medium", key="augment_choices"):
     if "augment_dataset" not in st.session_state:
         st.session_state["augment_dataset"] = default_dataset
     dataset = st.selectbox(
         "Data set", list(DATASETS), format_func=lambda name: DATASETS[name].title, key="augment_dataset",
         help="Sets the image size and channels training uses, and supplies the images MixUp "
-             "and CutMix blend.")
+             "and CutMix blend.", width=240)
     info = get_info(dataset)
     sizes = sorted({*SIZES, draft.image_size or 0})
     if "augment_image_size" not in st.session_state:
@@ -85,11 +85,15 @@ with controls:
     image_size = st.selectbox(
         "Image size in training", sizes, key="augment_image_size",
         format_func=lambda s: f"{s} px" if s else f"the data set's ({info.default_size} px)",
-        help=field_help(ExperimentConfig, "image_size"))
+        help=field_help(ExperimentConfig, "image_size"), width=220)
     side = image_size or info.default_size
     source = st.segmented_control("Source", SOURCES, default=SOURCES[0], required=True,
                                   key="augment_source")
 
+# The grid gets the wider column: it is what the class looks at.
+controls, preview = st.columns([2, 3], gap="large")
+
+with controls:
     data, image, title = None, None, ""
     try:
         with st.spinner("Loading the data set..."):  # load_dataset caches it for the process
@@ -190,5 +194,6 @@ with st.container(horizontal=True, vertical_alignment="center", gap="large", key
                        mime="application/json", icon=":material/download:", key="augment_download")
 st.markdown("**As Keras code**: it runs with Keras alone; the lab's own layers come with their "
             "source.")
-st.code(to_keras_code(config, input_shape, seed=int(seed)), language="python", wrap_lines=True,
-        height=420)
+code = to_keras_code(config, input_shape, seed=int(seed))
+# The lab's layers' source makes it long: a scrolling box then, not a page of code.
+st.code(code, language="python", wrap_lines=True, height=420 if code.count("\n") > 24 else "content")

@@ -59,8 +59,15 @@ def test_a_custom_change_is_named_as_the_comparison_writes_its_values():
     assert set(label.split(", ")) == {"learning_rate=0.0001", "batch_norm=on"}
     table = compare_charts.diff_styler(config_diff(configs), {"base": "baseline", "bn": "bn"}, baseline="base").data
     assert list(table["tricks.batch_norm"]) == ["off", "on"]
-    assert [format_value(v) for v in (True, False, None, 1e-4, 0.5, 3, "adam", [32, 64])] == \
-        ["on", "off", "—", "0.0001", "0.5", "3", "adam", "[32, 64]"]
+    # Only the switch differs: pandas then holds numpy bools, which once read "False"/"True".
+    only_bn = {"base": baseline.to_dict(), "bn": toggle_trick(baseline, "batch_norm").config.to_dict()}
+    table = compare_charts.diff_styler(config_diff(only_bn), {"base": "baseline", "bn": "bn"}, baseline="base").data
+    assert list(table["tricks.batch_norm"]) == ["off", "on"]
+    import numpy as np
+
+    assert [format_value(v) for v in (True, False, None, 1e-4, 0.5, 3, "adam", [32, 64], np.bool_(True),
+                                      np.float64(1e-4), np.int64(3))] == \
+        ["on", "off", "—", "0.0001", "0.5", "3", "adam", "[32, 64]", "on", "0.0001", "3"]
 
 
 def test_repeats_over_seeds():

@@ -187,21 +187,23 @@ def stored_section() -> None:
         with st.container(border=True):
             st.markdown(f"**{escape(manifest.name)}** · `{manifest.key}`")
             st.caption(escape(manifest.description()))
-            train_button(manifest, key=f"data_train_{manifest.name}")
             if manifest.skipped_count:
                 st.caption(f"{manifest.skipped_count:,} files were skipped at import.")
-            if confirming == manifest.name:
+            if confirming != manifest.name:
+                with st.container(horizontal=True, key=f"data_actions_{manifest.name}"):
+                    train_button(manifest, key=f"data_train_{manifest.name}")
+                    if st.button("Delete", key=f"data_delete_{manifest.name}"):
+                        st.session_state["data_confirm_delete"] = manifest.name
+                        st.rerun()
+            else:
                 st.warning("Delete it? Runs that trained on it keep their results but cannot "
                            "be repeated.", icon=":material/warning:")
-                yes, no = st.columns(2)
-                if yes.button("Yes, delete", key=f"data_delete_yes_{manifest.name}", type="primary"):
-                    _delete(manifest.name)
-                if no.button("Cancel", key=f"data_delete_no_{manifest.name}"):
-                    st.session_state.pop("data_confirm_delete", None)
-                    st.rerun()
-            elif st.button("Delete", key=f"data_delete_{manifest.name}"):
-                st.session_state["data_confirm_delete"] = manifest.name
-                st.rerun()
+                with st.container(horizontal=True, key=f"data_confirm_{manifest.name}"):
+                    if st.button("Yes, delete", key=f"data_delete_yes_{manifest.name}", type="primary"):
+                        _delete(manifest.name)
+                    if st.button("Cancel", key=f"data_delete_no_{manifest.name}"):
+                        st.session_state.pop("data_confirm_delete", None)
+                        st.rerun()
 
 
 def _delete(name: str) -> None:

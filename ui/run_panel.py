@@ -122,5 +122,5 @@ def _export(manager, run_id: str) -> None:
             "Export", data=lambda: export_run(manager.store, run_id), file_name=f"{run_id}.zip",
             mime="application/zip", key=f"train_export_{run_id}", icon=":material/download:",
             on_click="ignore")
-        st.caption("A zip of config.json, metrics.csv, model.keras and train.py, a script that "
-                   "reproduces the run with Keras alone.")
+        st.caption("config.json, metrics.csv, model.keras and train.py, which trains the run "
+                   "again with Keras alone", width="content")
