@@ -87,6 +87,7 @@ if submitted:
 
 if attached:
     st.query_params["run"] = attached
-    show_run(attached)
+    with st.container(key="train_run_panel"):
+        show_run(attached)
 else:
     st.info("No run yet: choose the settings and press **Train**.")
