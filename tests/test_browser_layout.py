@@ -188,6 +188,14 @@ def test_every_page_reads_at_projector_sizes(tmp_path, monkeypatch):
                 page.get_by_text("What differs").wait_for(timeout=30_000)
                 _settle(page, 1.5)
                 _check(page, "compare", problems, charts=True)
+                # The table's toolbar, shown on hover above its top right corner, covers no
+                # filter (it covered the Search box).
+                page.locator('[class*="st-key-compare_table"]').hover()
+                toolbar = page.locator('[data-testid="stElementToolbar"]').first
+                toolbar.wait_for(timeout=10_000)
+                bar, search = toolbar.bounding_box(), page.locator(".st-key-compare_filter_text input").bounding_box()
+                assert bar["y"] >= search["y"] + search["height"] or bar["x"] >= search["x"] + search["width"], \
+                    f"the table's toolbar {bar} covers the Search box {search}"
 
                 page.goto(f"{url}/Data")
                 page.get_by_role("button", name="Train on antsbees").wait_for(timeout=90_000)

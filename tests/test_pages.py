@@ -59,6 +59,11 @@ def test_the_train_form_starts_a_run_that_completes(lab_home):
     shown = " ".join(caption.value for caption in app.caption)
     assert "completed" in shown and record.run_id in shown
     assert any(metric.label == "Validation accuracy" for metric in app.metric)
+    # Export says what it holds beside it, not in a tooltip: one popped up over the run's
+    # title when Export appeared under the pointer where Stop had been.
+    [export] = [button for button in app.get("download_button") if button.proto.label == "Export"]
+    assert not export.proto.help
+    assert any("train.py, which trains the run again with Keras alone" in c.value for c in app.caption)
 
 
 def test_bad_input_shows_the_error_and_writes_nothing(lab_home):

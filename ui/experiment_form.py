@@ -36,6 +36,7 @@ from cnnlab.data import DATASETS
 from cnnlab.models.backbones import is_backbone
 from cnnlab.models.registry import ARCHITECTURES
 from ui.augmentation_controls import augmentation_controls
+from ui.augmentation_controls import load_augmentation as load_augmentation_controls
 from ui.transfer_controls import transfer_controls
 
 AUGMENTATION_PREFIX = "train_augmentation_"
@@ -73,9 +74,7 @@ def load_into_form(config: ExperimentConfig) -> None:
 
 def load_augmentation(augmentation: AugmentationConfig) -> None:
     """Set the form's augmentation widgets to a pipeline (one sent from the Augment page)."""
-    from ui.augmentation_controls import load_augmentation as load
-
-    load(augmentation, AUGMENTATION_PREFIX)
+    load_augmentation_controls(augmentation, AUGMENTATION_PREFIX)
 
 
 def _label(value) -> str:
