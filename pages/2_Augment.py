@@ -192,8 +192,9 @@ with st.container(horizontal=True, vertical_alignment="center", gap="large", key
         st.switch_page("pages/1_Train.py")
     st.download_button("Download JSON", augmentation_to_json(config), file_name="augmentation.json",
                        mime="application/json", icon=":material/download:", key="augment_download")
-st.markdown("**As Keras code**: it runs with Keras alone. The lab's own layers come first, with "
-            "their source; the pipeline, `augmentation = keras.Sequential(...)`, is at the end.")
 code = to_keras_code(config, input_shape, seed=int(seed))
+st.markdown("**As Keras code**: it runs with Keras alone." + (
+    " The lab's own layers come first, with their source; the pipeline, "
+    "`augmentation = keras.Sequential(...)`, is at the end." if "\nclass " in code else ""))
 # The lab's layers' source makes it long: a scrolling box then, not a page of code.
 st.code(code, language="python", wrap_lines=True, height=420 if code.count("\n") > 24 else "content")
