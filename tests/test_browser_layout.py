@@ -168,9 +168,10 @@ def test_every_page_reads_at_projector_sizes(tmp_path, monkeypatch):
                 page.get_by_role("tab", name="Augment").wait_for(timeout=30_000)
                 _settle(page)
                 _check(page, "train-form", problems)
-                page.get_by_role("tab", name="Augment").click()
-                _settle(page)
-                _check(page, "train-form-augment", problems)
+                for tab in ("Model", "Optimize", "Augment"):
+                    page.get_by_role("tab", name=tab).click()
+                    _settle(page, 1.5)
+                    _check(page, f"train-form-{tab.lower()}", problems)
 
                 page.goto(f"{url}/Augment")
                 page.get_by_text("Augmentation is off").wait_for(timeout=90_000)

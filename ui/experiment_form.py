@@ -224,8 +224,13 @@ def _optimizer_section(data: dict) -> dict:
     options = {}
     shown = optimizer_parameters(optimizer)
     columns = st.columns(2)
-    for index, name in enumerate(f.name for f in dataclasses.fields(OptimizerOptions)):
+    # Counted over the options shown only, so they fill the two columns in order (Beta 1,
+    # then Beta 2), rather than by their place among all the options.
+    drawn = (name for name in dataclasses.fields(OptimizerOptions) if name.name in shown)
+    place = {field.name: index for index, field in enumerate(drawn)}
+    for name in (f.name for f in dataclasses.fields(OptimizerOptions)):
         key = f"train_optimizer_options_{name}"
+        index = place.get(name, 0)
         if name not in shown:
             options[name] = st.session_state.get(key, getattr(OptimizerOptions(), name))
         elif name == "nesterov":
