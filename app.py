@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from ui.layout import page_setup
 from ui.resources import job_manager
+
+
+def recent_runs_table(runs) -> pd.DataFrame:
+    """A row per run: its name and results first, where a projector shows them. A result a
+    run does not have (one stopped before its first epoch) is missing (NaN), which the table
+    shows as a dash rather than "None"."""
+    def result(record, key):
+        value = record.final_metrics.get(key)
+        return float("nan") if value is None else 100.0 * value
+
+    return pd.DataFrame({
+        "name": [record.name for record in runs],
+        "status": [record.status for record in runs],
+        "val accuracy": [result(record, "val_accuracy") for record in runs],
+        "test accuracy": [result(record, "test_accuracy") for record in runs],
+        "duration": [float("nan") if record.duration_s is None else record.duration_s for record in runs],
+        "run": [record.run_id for record in runs],
+    })
 
 
 def home() -> None:
@@ -24,24 +43,13 @@ def home() -> None:
         st.info("No runs yet. The default experiment (handwritten digits, the lectures' small "
                 "convnet) trains in well under a minute.")
         return
-    st.dataframe(
-        [
-            {
-                "status": r.status,
-                "run": r.run_id,
-                "name": r.name,
-                "val accuracy": r.final_metrics.get("val_accuracy"),
-                "test accuracy": r.final_metrics.get("test_accuracy"),
-                "duration (s)": round(r.duration_s) if r.duration_s is not None else None,
-            }
-            for r in runs
-        ],
-        hide_index=True,
-        column_config={
-            "val accuracy": st.column_config.NumberColumn(format="percent"),
-            "test accuracy": st.column_config.NumberColumn(format="percent"),
-        },
-    )
+    st.dataframe(recent_runs_table(runs), hide_index=True, placeholder="—", column_config={
+        "name": st.column_config.TextColumn("name", width="large"),
+        "val accuracy": st.column_config.NumberColumn("val accuracy", format="%.1f%%"),
+        "test accuracy": st.column_config.NumberColumn("test accuracy", format="%.1f%%"),
+        "duration": st.column_config.NumberColumn("duration", format="%.0f s"),
+        "run": st.column_config.TextColumn("run id"),
+    })
 
 
 page_setup("Home")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cnnlab.compare import format_value
 from cnnlab.config import ExperimentConfig
 
 # The lectures' four classic tricks, each as the fields that switch it on at a typical
@@ -28,6 +29,14 @@ ABLATION_GRID = tuple(TRICKS)
 MAX_SEEDS = 10
 
 
+def _value_at(config: ExperimentConfig, path: str):
+    """The value of a dotted field ("tricks.batch_norm") of `config`, as validated."""
+    value = config
+    for part in path.split("."):
+        value = getattr(value, part)
+    return value
+
+
 @dataclass(frozen=True)
 class Variant:
     """One run to start: its config and a name that says how it differs."""
@@ -45,7 +54,8 @@ def with_changes(baseline: ExperimentConfig, changes: dict, label: str | None = 
             "The changes leave the experiment as it was. Expected at least one field with a "
             f"new value. Received: {changes!r}. Change a value, or start the same run again "
             "with another seed to see the noise instead.")
-    what = label or ", ".join(f"{path.split('.')[-1]}={value}" for path, value in changes.items())
+    what = label or ", ".join(f"{path.split('.')[-1]}={format_value(_value_at(config, path))}"
+                              for path in changes)
     return Variant(config, f"{baseline.summary()} · {what}")
 
 

@@ -1,7 +1,7 @@
 """The augmentation pipeline: Keras preprocessing layers built from an AugmentationConfig.
 
 Why one builder: the training input pipeline, the previewer's grid, the cost estimate and
-the exported Keras code all come from `_layer_specs`, so what a student sees on the Augment
+the exported Keras code (`cnnlab.augment_code`) all come from `_layer_specs`, so what a student sees on the Augment
 page is exactly what the network is fed, and the code shown is exactly what runs.
 
 Placement: augmentation runs in the tf.data pipeline (`make_training_dataset`), on whole
@@ -117,7 +117,8 @@ def _check_augmentation(augmentation) -> AugmentationConfig:
     return augmentation
 
 
-def build_augmenter(augmentation: AugmentationConfig, input_shape, *, seed: int):
+def build_augmenter(augmentation: AugmentationConfig, input_shape, *, seed: int,
+                    training_side: int | None = None):
     """The per-image transforms as a keras.Sequential, or None when none is switched on.
 
     Why seeded: every random layer gets its own seed derived from `seed`, so a fresh
@@ -129,11 +130,20 @@ def build_augmenter(augmentation: AugmentationConfig, input_shape, *, seed: int)
         augmentation: the transforms and their strengths.
         input_shape: (height, width, channels) of one image.
         seed: the seed the layers' seeds are drawn from.
+        training_side: for a preview at another size than training's: the side training
+            sees. The random crop's padding, the one setting in pixels, is then scaled to
+            the preview (4 px of a 32 px image is 32 px of a 256 px one); rotation and
+            shear are angles, shifts and zoom fractions, colour and mixing act on values.
+            Default None: `input_shape` is the training size.
     """
     specs = _layer_specs(_check_augmentation(augmentation))
     input_shape = _check_input_shape(input_shape)
     if not specs:
         return None
+    if training_side is not None and training_side != input_shape[0]:
+        scale = input_shape[0] / training_side
+        specs = [(name, {**arguments, "padding": max(1, round(arguments["padding"] * scale))})
+                 if name == "RandomPadCrop" else (name, arguments) for name, arguments in specs]
     seeds = _seeds(seed, len(specs))
     layers = [_layer_class(name)(**arguments, seed=s) for (name, arguments), s in zip(specs, seeds)]
     return keras.Sequential([keras.Input(shape=input_shape), *layers], name="augmentation")
@@ -237,11 +247,13 @@ def make_eval_dataset(x, y, *, num_classes: int, batch_size: int):
 
 
 def preview_grid(image: np.ndarray, augmentation: AugmentationConfig, *, count: int = 9,
-                 seed: int = 0) -> np.ndarray:
+                 seed: int = 0, training_side: int | None = None) -> np.ndarray:
     """`count` augmented versions of one (H, W, C) image in [0, 1], as (count, H, W, C) float32.
 
     Drawn by the very `build_augmenter` pipeline training uses, built afresh from `seed`, so
     the same seed gives the same grid. With no per-image transform on, the copies are equal.
+    `training_side`: the side training sees, for a preview at another size (a photo at
+    `preview_side`); see `build_augmenter`.
     """
     image = np.asarray(image, np.float32)
     if image.ndim != 3:
@@ -249,10 +261,22 @@ def preview_grid(image: np.ndarray, augmentation: AugmentationConfig, *, count: 
     if not isinstance(count, (int, np.integer)) or count < 1:
         raise ValueError(f"Invalid `count`. Expected an integer >= 1. Received: {count!r}.")
     batch = np.repeat(image[None], count, axis=0)
-    augmenter = build_augmenter(augmentation, image.shape, seed=seed)
+    augmenter = build_augmenter(augmentation, image.shape, seed=seed, training_side=training_side)
     if augmenter is None:
         return batch
     return np.asarray(augmenter(batch, training=True), np.float32)
+
+
+# A photo is previewed at its own detail, within these sides in pixels: below 128 px a
+# transform is hard to see on a projector (a 32 px photo is blocks), above 256 px the grid
+# costs more than it shows.
+PREVIEW_MIN_SIDE, PREVIEW_MAX_SIDE = 128, 256
+
+
+def preview_side(height: int, width: int) -> int:
+    """The side a photo of `height` x `width` pixels is previewed at: its own shorter side,
+    brought within [PREVIEW_MIN_SIDE, PREVIEW_MAX_SIDE]."""
+    return int(min(max(min(int(height), int(width)), PREVIEW_MIN_SIDE), PREVIEW_MAX_SIDE))
 
 
 def preview_mix(images: np.ndarray, labels, augmentation: AugmentationConfig, *, num_classes: int,
@@ -280,44 +304,6 @@ def mix_caption(label_row, class_names, *, threshold: float = 0.005) -> str:
     order = np.argsort(-np.asarray(label_row), kind="stable")
     parts = [f"{label_row[i]:.2f} {class_names[i]}" for i in order if label_row[i] > threshold]
     return " + ".join(parts)
-
-
-def _python_literal(value) -> str:
-    return repr(tuple(value)) if isinstance(value, (tuple, list)) else repr(value)
-
-
-def to_keras_code(augmentation: AugmentationConfig, input_shape, *, seed: int | None = None) -> str:
-    """The pipeline as runnable Keras code: the same layers, in order, with the same arguments.
-
-    Why: students can paste it into their own training script. With `seed`, the layers get
-    the seeds `build_augmenter(..., seed=seed)` gives them, so the code reproduces the grid.
-    """
-    specs = _layer_specs(_check_augmentation(augmentation))
-    input_shape = _check_input_shape(input_shape)
-    seeds = _seeds(seed, len(specs))
-    custom = sorted({name for name, _ in specs if name in CUSTOM_LAYERS})
-    a = augmentation
-    mixing = bool(a.mixup_alpha or a.cutmix_alpha)
-    imports = custom + (["MixBatch"] if mixing else [])
-    lines = ["import keras"]
-    if imports:
-        lines.append(f"from cnnlab.augment import {', '.join(imports)}")
-    lines += ["", "# Active only when called with training=True; at inference they pass images through.",
-              "augmentation = keras.Sequential(["]
-    lines.append(f"    keras.Input(shape={input_shape!r}),")
-    for (name, arguments), layer_seed in zip(specs, seeds):
-        prefix = "" if name in CUSTOM_LAYERS else "keras.layers."
-        if layer_seed is not None:
-            arguments = {**arguments, "seed": layer_seed}
-        args = ", ".join(f"{key}={_python_literal(value)}" for key, value in arguments.items())
-        lines.append(f"    {prefix}{name}({args}),")
-    lines.append('], name="augmentation")')
-    if mixing:
-        mix_seed = None if seed is None else seed + 1
-        lines += ["", "# Mixes whole batches with one-hot labels: {'images': ..., 'labels': ...}.",
-                  (f"mix = MixBatch(mixup_alpha={a.mixup_alpha!r}, cutmix_alpha={a.cutmix_alpha!r}, "
-                   f"seed={mix_seed!r})")]
-    return "\n".join(lines) + "\n"
 
 
 def augmentation_to_json(augmentation: AugmentationConfig) -> str:

@@ -1,7 +1,11 @@
 """Pure chart builders: data in, a Plotly figure out. No Streamlit, no store access.
 
 Styled for a projector: large fonts, thick lines for the curves that matter, the noisy
-per-batch loss drawn faint behind them.
+per-batch loss drawn faint behind them. Every figure of the lab (here, in
+`cnnlab.insight_charts` and in `cnnlab.compare_charts`) takes its text sizes, font and
+grid from one template, `TEMPLATE`, so no chart can be harder to read than another; the
+pages draw them with `theme=None`, as Streamlit's own chart theme would put its small
+(12 px) text back into the template.
 """
 
 from __future__ import annotations
@@ -9,20 +13,49 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-import plotly.io as pio
 from plotly.subplots import make_subplots
 
 TRAIN_COLOR = "#1f77b4"
 VAL_COLOR = "#d62728"
-BATCH_COLOR = "rgba(31, 119, 180, 0.25)"
-FONT_SIZE = 16
-# plotly_white's layout without its per-trace-type defaults: those are four fifths of the
-# template, and a figure copies and validates its template, which cost a live page tens of
-# milliseconds per chart on every poll for no visible difference.
-TEMPLATE = go.layout.Template(layout=pio.templates["plotly_white"].layout)
-# Given to each axis itself: Streamlit's chart theme replaces the layout-wide font size with
-# its own small one, but keeps what an axis states for itself.
-AXIS_FONTS = {"tickfont": {"size": FONT_SIZE - 2}, "title_font": {"size": FONT_SIZE}}
+# Faint behind the epoch curves, yet visible on a projector: in the first epoch it is all there is.
+BATCH_COLOR = "rgba(31, 119, 180, 0.45)"
+# Text sizes in CSS pixels. On a 1024x768 projector image 14 px is the least that reads from
+# the back of a classroom (issue 12 measured Streamlit's themed charts at 11 to 12 px).
+MIN_FONT_SIZE = 14  # tick labels; nothing in a chart is smaller
+FONT_SIZE = 16  # legends, axis titles, labels on lines, hover text
+TITLE_FONT_SIZE = 18  # figure and subplot titles
+# Streamlit's own font first, as the page around the chart uses it.
+FONT_FAMILY = '"Source Sans", "Source Sans Pro", "Helvetica Neue", Arial, sans-serif'
+TEXT_COLOR = "#262730"  # Streamlit's text colour; darker than Plotly's slate, for a projector
+GRID_COLOR = "#dcdfe6"  # visible on a washed-out projector, unlike plotly_white's #EBF0F8
+
+
+def _axis_style() -> dict:
+    return {"tickfont": {"size": MIN_FONT_SIZE}, "title": {"font": {"size": FONT_SIZE}, "standoff": 10},
+            "gridcolor": GRID_COLOR, "linecolor": GRID_COLOR, "zerolinecolor": GRID_COLOR,
+            "zerolinewidth": 2, "ticks": "", "automargin": True}
+
+
+# One layout-only template. Its axis entries apply to every axis of a figure (xaxis2 and on,
+# too), its annotation defaults to every annotation (subplot titles included). Why layout
+# only: a figure copies and validates its template, and plotly_white's per-trace defaults
+# are four fifths of it, which cost a live page tens of milliseconds per chart on every
+# poll for no visible difference.
+TEMPLATE = go.layout.Template(layout={
+    "font": {"family": FONT_FAMILY, "size": FONT_SIZE, "color": TEXT_COLOR},
+    "title": {"font": {"size": TITLE_FONT_SIZE}, "x": 0.02, "xanchor": "left"},
+    "legend": {"font": {"size": FONT_SIZE}},
+    "hoverlabel": {"font": {"size": FONT_SIZE, "family": FONT_FAMILY}, "align": "left"},
+    "annotationdefaults": {"font": {"size": FONT_SIZE}, "arrowcolor": TEXT_COLOR, "arrowhead": 0},
+    "xaxis": _axis_style(),
+    "yaxis": _axis_style(),
+    "coloraxis": {"colorbar": {"tickfont": {"size": MIN_FONT_SIZE}, "outlinewidth": 0}},
+    "colorway": ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
+                 "#7f7f7f", "#bcbd22", "#17becf"],
+    "paper_bgcolor": "white",
+    "plot_bgcolor": "white",
+    "hovermode": "closest",
+})
 
 
 def fractional_epochs(index: pd.MultiIndex, steps_per_epoch: int | None = None) -> np.ndarray:
@@ -61,11 +94,11 @@ def training_curves(epochs: pd.DataFrame, batches: pd.DataFrame, *, steps_per_ep
     if not batches.empty and "loss" in batches:
         x = fractional_epochs(batches.index, steps_per_epoch)
         figure.add_trace(go.Scatter(x=x, y=batches["loss"], name="batch loss", mode="lines",
-                                    line={"color": BATCH_COLOR, "width": 1}), row=1, col=1)
+                                    line={"color": BATCH_COLOR, "width": 1.5}), row=1, col=1)
         if "running_accuracy" in batches:
             figure.add_trace(go.Scatter(x=x, y=batches["running_accuracy"], mode="lines",
                                         name="running train accuracy",
-                                        line={"color": BATCH_COLOR, "width": 1}), row=1, col=2)
+                                        line={"color": BATCH_COLOR, "width": 1.5}), row=1, col=2)
     for column, col, name, color, dash in (
         ("loss", 1, "train loss", TRAIN_COLOR, None),
         ("val_loss", 1, "validation loss", VAL_COLOR, None),
@@ -85,14 +118,14 @@ def training_curves(epochs: pd.DataFrame, batches: pd.DataFrame, *, steps_per_ep
             figure.add_annotation(x=start - 1, y=1.0, yref="paper", text="fine-tuning starts",
                                   showarrow=False, xanchor="left", font={"color": "gray"})
     upper = total_epochs or (int(epochs.index.max()) if not epochs.empty else 1)
-    figure.update_xaxes(title_text="epoch", range=[0, max(upper, 1) + 0.05], **AXIS_FONTS)
-    figure.update_yaxes(title_text="loss", row=1, col=1, rangemode="tozero", **AXIS_FONTS)
-    figure.update_yaxes(title_text="accuracy", row=1, col=2, range=[0, 1.02], **AXIS_FONTS)
+    figure.update_xaxes(title_text="epoch", range=[0, max(upper, 1) + 0.05])
+    figure.update_yaxes(title_text="loss", row=1, col=1, rangemode="tozero")
+    figure.update_yaxes(title_text="accuracy", row=1, col=2, range=[0, 1.02])
     figure.update_layout(
-        height=420, margin={"l": 60, "r": 20, "t": 50, "b": 50}, font={"size": FONT_SIZE},
-        legend={"orientation": "h", "y": -0.2}, template=TEMPLATE,
+        height=440, margin={"l": 60, "r": 20, "t": 50, "b": 50},
+        legend={"orientation": "h", "y": -0.22, "yanchor": "top"}, template=TEMPLATE,
     )
-    figure.update_annotations(font_size=FONT_SIZE + 2)
+    figure.update_annotations(font_size=TITLE_FONT_SIZE)
     return figure
 
 
@@ -126,16 +159,12 @@ def schedule_figure(epochs_axis: np.ndarray, rates: np.ndarray, *, title: str = 
         line={"color": TRAIN_COLOR, "width": 3}, marker={"size": 6},
     ))
     upper = float(epochs_axis.max()) if len(epochs_axis) else 1.0
-    figure.update_xaxes(title_text="epoch", range=[0, max(upper, 1.0) + 0.05], **AXIS_FONTS)
+    figure.update_xaxes(title_text="epoch", range=[0, max(upper, 1.0) + 0.05])
     if log_y:
-        figure.update_yaxes(title_text="learning rate", type="log", exponentformat="power",
-                            **AXIS_FONTS)
+        figure.update_yaxes(title_text="learning rate", type="log", exponentformat="power")
     else:
-        figure.update_yaxes(title_text="learning rate", rangemode="tozero", exponentformat="e",
-                            **AXIS_FONTS)
-    figure.update_layout(
-        title={"text": title, "font": {"size": FONT_SIZE + 2}}, height=height,
-        margin={"l": 70, "r": 20, "t": 50, "b": 50}, font={"size": FONT_SIZE},
-        template=TEMPLATE, showlegend=False,
-    )
+        figure.update_yaxes(title_text="learning rate", rangemode="tozero", exponentformat="e")
+    figure.update_layout(title={"text": title}, height=height,
+                         margin={"l": 70, "r": 20, "t": 50, "b": 50}, template=TEMPLATE,
+                         showlegend=False)
     return figure

@@ -116,6 +116,21 @@ def overlay(curves: Mapping[str, pd.DataFrame], metric: str) -> pd.DataFrame:
     return pd.DataFrame(series).sort_index()
 
 
+def format_value(value) -> str:
+    """A config value as the lab writes it everywhere (run names, legends, "What differs"):
+    switches as on/off, never True/False in one view and on/off in the next; numbers short
+    (0.0001, not 1e-04 where that is longer); missing as a dash."""
+    if isinstance(value, np.generic):  # a cell of a pandas table: numpy's bool, int or float
+        value = value.item()
+    if isinstance(value, bool) or value is None:
+        return {True: "on", False: "off", None: "—"}[value]
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value)
+    return str(value)
+
+
 def delta(curves: Mapping[str, pd.DataFrame], metric: str, baseline: str) -> pd.DataFrame:
     """Each run's `metric` minus the baseline run's, epoch by epoch (where both have one)."""
     table = overlay(curves, metric)

@@ -1,7 +1,7 @@
 """Pure chart builders for the Compare page: many runs in one figure, told apart by colour.
 
 Data in (the tables `cnnlab.compare` reads), a Plotly figure or a pandas Styler out: no
-Streamlit, no store access. Styled for a projector like `cnnlab.charts`: large fonts,
+Streamlit, no store access. Styled for a projector by `cnnlab.charts.TEMPLATE`: large fonts,
 thick lines. One colour per run, the same in every figure, the baseline always near-black;
 line style says train (dashed) or validation (solid), as the lectures draw them. Runs are
 named by what makes them different from the baseline ("dropout_rate=0.5"), because that
@@ -20,8 +20,8 @@ import plotly.colors
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from cnnlab.charts import FONT_SIZE
-from cnnlab.compare import config_diff, flatten
+from cnnlab.charts import MIN_FONT_SIZE, TEMPLATE, TITLE_FONT_SIZE
+from cnnlab.compare import config_diff, flatten, format_value
 
 BASELINE_COLOR = "#222222"
 # Ten well-separated colours first (D3's), then more for large selections.
@@ -104,8 +104,9 @@ def curves_figure(curves: Mapping[str, pd.DataFrame], labels: Mapping[str, str],
         total_epochs: the x axis's end, e.g. the most epochs any run plans, so the axis
             stays put while runs grow (default: the data's own range).
     """
+    # Room between the panels for each one's axis title and ticks at 1024 px wide.
     figure = make_subplots(rows=1, cols=3, subplot_titles=[panel[0] for panel in CURVE_PANELS],
-                           horizontal_spacing=0.07)
+                           horizontal_spacing=0.11)
     longest = max((len(curve) for curve in curves.values()), default=0)
     mode = "lines+markers" if longest <= 30 else "lines"
     traces = []
@@ -145,7 +146,7 @@ def curves_figure(curves: Mapping[str, pd.DataFrame], labels: Mapping[str, str],
     figure.update_yaxes(title_text="learning rate", type="log", exponentformat="power", dtick=1,
                         range=rate_range, row=1, col=3)
     _style(figure, height=470, legend_rows=len(curves) + 2)
-    figure.update_annotations(font_size=FONT_SIZE + 2)
+    figure.update_annotations(font_size=TITLE_FONT_SIZE)
     return figure
 
 
@@ -162,8 +163,7 @@ def delta_figure(delta: pd.DataFrame, metric: str, labels: Mapping[str, str],
     accuracy = "accuracy" in metric
     figure = go.Figure()
     figure.add_hline(y=0, line={"color": BASELINE_COLOR, "width": 3},
-                     annotation_text=BASELINE_LABEL, annotation_position="top left",
-                     annotation_font_size=FONT_SIZE)
+                     annotation_text=BASELINE_LABEL, annotation_position="top left")
     x, mode = delta.index.to_numpy(), "lines+markers" if len(delta) <= 30 else "lines"
     figure.add_traces([{
         "type": "scatter", "x": x, "y": delta[run].to_numpy(dtype=float), "name": labels.get(run, run),
@@ -230,7 +230,7 @@ def diff_styler(diff: pd.DataFrame, labels: Mapping[str, str],
         read badly in one column.
     """
     runs = sorted(diff.columns, key=lambda run: run != baseline)  # stable: the baseline first
-    table = pd.DataFrame({field: [_text(diff.loc[field, run]) for run in runs] for field in diff.index})
+    table = pd.DataFrame({field: [format_value(diff.loc[field, run]) for run in runs] for field in diff.index})
     if statuses is not None:
         table.insert(0, "status", [statuses.get(run, "") for run in runs])
     table.insert(0, "run", [labels.get(run, run) for run in runs])
@@ -302,12 +302,11 @@ def parallel_coordinates(table: pd.DataFrame, metric: str) -> go.Figure:
         line={"color": score, "colorscale": SCORE_COLORS, "reversescale": not accuracy,
               "showscale": True, "colorbar": {"title": {"text": metric}, "tickformat": ".0%" if accuracy else ".3f"}},
         dimensions=dimensions,
-        labelfont={"size": FONT_SIZE + 1}, tickfont={"size": FONT_SIZE - 2},
+        labelfont={"size": TITLE_FONT_SIZE - 1}, tickfont={"size": MIN_FONT_SIZE},
         # The range labels repeat the end ticks and collide with the axis titles.
         rangefont={"size": 1, "color": "rgba(0, 0, 0, 0)"}, labelangle=-20,
     ))
-    figure.update_layout(height=480, margin={"l": 90, "r": 60, "t": 120, "b": 40},
-                         font={"size": FONT_SIZE})
+    figure.update_layout(height=480, margin={"l": 90, "r": 60, "t": 120, "b": 40}, template=TEMPLATE)
     return figure
 
 
@@ -351,7 +350,7 @@ def seed_bands_figure(bands: Mapping[str, Mapping[str, pd.DataFrame]],
     figure.update_yaxes(title_text="loss", rangemode="tozero", row=1, col=1)
     figure.update_yaxes(title_text="accuracy", tickformat=".0%", row=1, col=2)
     _style(figure, height=450, legend_rows=len(bands))
-    figure.update_annotations(font_size=FONT_SIZE + 2)
+    figure.update_annotations(font_size=TITLE_FONT_SIZE)
     return figure
 
 
@@ -367,24 +366,13 @@ def _describe(fields, flat: Mapping, max_length: int) -> str:
     """"leaf=value, ..." of `fields`; several augmentation fields read "augmentation on/off"."""
     fields = list(fields)
     augmentation = [field for field in fields if field.startswith("augmentation.")]
-    parts = [f"{field.split('.')[-1]}={_text(flat.get(field))}" for field in fields
+    parts = [f"{field.split('.')[-1]}={format_value(flat.get(field))}" for field in fields
              if len(augmentation) < 2 or field not in augmentation]
     if len(augmentation) >= 2:
         on = any(flat.get(field) not in (None, False, 0, 0.0, "") for field in augmentation)
         parts.insert(fields.index(augmentation[0]), f"augmentation {'on' if on else 'off'}")
     text = ", ".join(parts)
     return text if len(text) <= max_length else text[:max_length - 1].rstrip(", ") + "…"
-
-
-def _text(value) -> str:
-    """A config value as a short cell: 0.0001 not 1e-04 only where that is shorter."""
-    if isinstance(value, bool) or value is None:
-        return {True: "on", False: "off", None: "—"}[value]
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, (list, tuple, dict)):
-        return json.dumps(value)
-    return str(value)
 
 
 def _dimension(field: str, values: pd.Series) -> dict:
@@ -430,15 +418,12 @@ def _rgba(color: str, alpha: float) -> str:
 
 
 def _style(figure: go.Figure, *, height: int, legend_rows: int, title: str | None = None) -> None:
-    """Big fonts and a legend below the plot; taller when the legend has many entries.
-
-    No template: st.plotly_chart draws with Streamlit's theme, and building a template
-    costs more than a figure's traces.
-    """
+    """The lab's projector template, a legend below the plot; taller when the legend has
+    many entries."""
     extra = max(0, legend_rows - 4) * 12
     figure.update_layout(
-        height=height + extra, font={"size": FONT_SIZE},
+        height=height + extra, template=TEMPLATE,
         margin={"l": 70, "r": 20, "t": 70 if title else 50, "b": 60},
-        legend={"orientation": "h", "y": -0.2, "yanchor": "top", "font": {"size": FONT_SIZE}},
-        title={"text": title, "font": {"size": FONT_SIZE + 2}} if title else None,
+        legend={"orientation": "h", "y": -0.2, "yanchor": "top"},
+        title={"text": title} if title else None,
     )

@@ -351,8 +351,43 @@ class ExperimentConfig:
             raise ValueError(
                 f"`batch_size` is larger than the training set. Expected at most {count} "
                 f"(the training images of '{self.dataset}' with these settings). "
-                f"Received: {self.batch_size}. Lower the batch size or raise `train_size`."
+                f"Received: {self.batch_size}. {self._more_images_advice(count)}"
             )
+
+    def _more_images_advice(self, count: int) -> str:
+        """How to fit the batch size to `count` training images: only the fixes that apply.
+
+        Why: "raise `train_size`" is no advice when the run already trains on every image.
+        """
+        from cnnlab.data import get_info
+        from cnnlab.data.splits import validation_count
+
+        fixes = [f"lower `batch_size` to {fitted_batch_size(self.batch_size, count)} (at most {count})"]
+        info = get_info(self.dataset)
+        available = info.pool_size - validation_count(info.pool_size, self.validation_fraction)
+        if self.train_size is not None and self.train_size < available:
+            fixes.append(f"raise `train_size` (up to {available})")
+        if self.validation_fraction > 0 and (self.train_size is None or self.train_size >= available):
+            fixes.append(f"hold out less for validation (`validation_fraction` is "
+                         f"{self.validation_fraction:g})")
+        if self.train_size is None or self.train_size >= available:
+            fixes.append("import more images" if info.version else "use a larger data set")
+        return "Fix: " + ", or ".join(fixes) + "."
+
+    def fitted_to_data(self) -> ExperimentConfig:
+        """This experiment with a batch size its training set can fill.
+
+        Why: the default batch size (32) is larger than the training set of a small imported
+        data set (26 images of ants and bees), and a run that cannot make one batch fails. A
+        config whose training set cannot be counted (an unknown data set, a `train_size`
+        beyond it) comes back unchanged: `check_feasible` says what is wrong with it.
+        """
+        try:
+            count = self.planned_train_count()
+        except ValueError:
+            return self
+        batch_size = fitted_batch_size(self.batch_size, count)
+        return self if batch_size == self.batch_size else dataclasses.replace(self, batch_size=batch_size)
 
     def summary(self) -> str:
         """A short human name: 'digits · small_convnet · adam 0.001 · dropout 0.5 · BN'."""
@@ -378,6 +413,22 @@ class ExperimentConfig:
         if self.train_size:
             parts.append(f"n={self.train_size}")
         return " · ".join(parts)
+
+
+def fitted_batch_size(batch_size: int, train_count: int) -> int:
+    """`batch_size` if `train_count` images fill it, else one that gives about four updates an epoch.
+
+    Why four, and a power of two: one batch of every image would be full-batch descent, a
+    single update an epoch; a quarter of the images keeps the mini-batch's noisy, frequent
+    steps the lectures describe (26 images: batches of 4, 7 updates an epoch).
+
+    Args:
+        batch_size: the batch size asked for.
+        train_count: the training images a run gets (`ExperimentConfig.planned_train_count`).
+    """
+    if batch_size <= train_count:
+        return batch_size
+    return 1 << max(0, (max(1, train_count // 4)).bit_length() - 1)
 
 
 def field_help(cls, name: str) -> str:

@@ -83,7 +83,10 @@ def training_script(config: ExperimentConfig, *, num_outputs: int = 1, run_id: s
 def _docstring(config, run_id, status, test_accuracy, transfer) -> str:
     from cnnlab.data.registry import get_info
 
+    from cnnlab.data.image_store import name_of
+
     info = get_info(config.dataset)
+    imported = name_of(config.dataset) is not None
     origin = f"Exported by cnnlab from run {run_id}" if run_id else "Exported by cnnlab"
     if status:
         origin += f", which ended {status}"
@@ -121,7 +124,10 @@ def _docstring(config, run_id, status, test_accuracy, transfer) -> str:
         "",
         f"Run it in the bundle's folder (it reads {ARCHITECTURE_FILE} there):",
         "",
-        "    python train.py",
+        *(["    python train.py --data FOLDER   # the folder of class folders it was imported from"]
+          if imported else ["    python train.py                 # the run again"]),
+        "    python train.py --epochs 20     # longer (a learning-rate schedule keeps the run's plan)",
+        "    python train.py --data FOLDER   # your own images, one sub-folder per class",
         *notes,
     ]
     return '"""' + "\n".join(lines).rstrip() + '\n"""'
@@ -147,8 +153,8 @@ def _imports(copied: list[str]) -> str:
 
     Keras and TensorFlow come after the line that quiets TensorFlow's start-up messages.
     """
-    base = ["import math", "import os", "from pathlib import Path", "import numpy as np",
-            "from PIL import Image", "import keras", "import tensorflow as tf"]
+    base = ["import argparse", "import math", "import os", "import sys", "from pathlib import Path",
+            "import numpy as np", "from PIL import Image, ImageOps", "import keras", "import tensorflow as tf"]
     wanted, names = [], {}
     for line in base + [line.split("  #")[0].strip() for line in copied]:
         if line.startswith("from "):  # `from x import a` and `from x import b` become one line
@@ -180,6 +186,7 @@ def _import_key(line: str) -> tuple:
 
 
 def _constants(config, size, num_classes, num_outputs, test_accuracy) -> str:
+    from cnnlab.export_folders import folder_constants
     from cnnlab.training.train_step import AUX_LOSS_WEIGHT
 
     constants = {
@@ -192,6 +199,8 @@ def _constants(config, size, num_classes, num_outputs, test_accuracy) -> str:
         "EVALUATION_BATCH_SIZE": max(config.batch_size, MIN_EVALUATION_BATCH),
         "EPOCHS": config.epochs,
         "RUN_TEST_ACCURACY": test_accuracy,
+        "CHANNELS": _info(config.dataset).channels,
+        **folder_constants(config, size),
     }
     lines = ["HERE = Path(__file__).resolve().parent"]
     lines += [f"{name} = {value!r}" for name, value in constants.items()]
@@ -204,6 +213,8 @@ def _constants(config, size, num_classes, num_outputs, test_accuracy) -> str:
 def _data_section(config, size) -> str:
     """Loading, the seeded split and the resize, copied from cnnlab.data."""
     from cnnlab.data import digits, keras_datasets, loader, resize, shapes, splits
+    from cnnlab.data.image_store import name_of
+    from cnnlab.export_folders import folder_parts, imported_load_pool
 
     parts = []
     if config.dataset == "digits":
@@ -222,6 +233,8 @@ def _data_section(config, size) -> str:
             x_pool, y_pool = draw_shapes({info.pool_size}, IMAGE_SIZE, {loader.SHAPES_POOL_SEED})
             x_test, y_test = draw_shapes({info.test_size}, IMAGE_SIZE, {loader.SHAPES_TEST_SEED})
             return x_pool, y_pool, x_test, y_test""")]
+    elif name_of(config.dataset) is not None:
+        parts.append(imported_load_pool(config))
     else:
         arguments = 'label_mode="fine"' if config.dataset == "cifar100" else ""
         parts += [_source(keras_datasets._as_nhwc), _function("load_pool", f"""
@@ -234,37 +247,31 @@ def _data_section(config, size) -> str:
         if images.dtype == np.uint8:
             return images.astype(np.float32) / np.float32(255)
         return np.clip(images, 0.0, 1.0, dtype=np.float32)""", "raw, size"),
+        *folder_parts(),
         _function("load_data", """
-        \"\"\"((x_train, y_train), (x_val, y_val), (x_test, y_test)), as the run had them.\"\"\"
-        x_pool, y_pool, x_test, y_test = load_pool()
+        \"\"\"((x_train, y_train), (x_val, y_val), (x_test, y_test)), as the run had them, or
+        from the class folders of `data_folder` (--data), split the same way.\"\"\"
+        if data_folder is None:
+            x_pool, y_pool, x_test, y_test = load_pool()
+        else:
+            x_pool, y_pool, x_test, y_test = load_image_folders(data_folder)
         validation, train = split_pool(y_pool, validation_fraction=VALIDATION_FRACTION,
                                        train_size=TRAIN_SIZE, seed=SEED)
         return ((to_float_images(x_pool[train], IMAGE_SIZE), y_pool[train]),
                 (to_float_images(x_pool[validation], IMAGE_SIZE), y_pool[validation]),
-                (to_float_images(x_test, IMAGE_SIZE), y_test))""")]
+                (to_float_images(x_test, IMAGE_SIZE), y_test))""", "data_folder=None")]
     return _section("data: the same images, split and training subset as the run", parts)
 
 
 def _pipeline_section(config, input_shape) -> str:
     """tf.data pipelines as cnnlab.augment builds them; the augmentation from `to_keras_code`."""
-    from cnnlab import augment_layers
-    from cnnlab.augment import to_keras_code
+    from cnnlab.augment_code import to_keras_code
 
     parts = []
     augmentation = config.augmentation
     if augmentation.enabled:
-        code = to_keras_code(augmentation, input_shape, seed=config.seed)
-        kept = []
-        for line in code.splitlines():
-            if line == "import keras":
-                continue
-            if line.startswith("from cnnlab"):
-                # The lab's own layers, copied here so that no cnnlab is needed.
-                kept += ["# cnnlab's augmentation layers, copied from cnnlab/augment_layers.py.",
-                         _module_source(augment_layers), "", ""]
-                continue
-            kept.append(line)
-        parts.append("\n".join(kept).strip("\n"))
+        # Keras code with the lab's own layers' source in it; its imports go to the top.
+        parts.append(to_keras_code(augmentation, input_shape, seed=config.seed).strip("\n"))
     mixing = augmentation.mixup_alpha or augmentation.cutmix_alpha
     parts.append(_function("batches", """
         \"\"\"Batches of (images, one-hot labels), gathered by index; shuffled each epoch if seeded.\"\"\"
@@ -360,7 +367,7 @@ def _main_section(config, num_outputs) -> str:
             outputs = len(model.outputs)
             train = train.map(lambda images, labels: (images, (labels,) * outputs))
             validation = None if x_val is None else (x_val, y_val)
-            history = model.fit(train, epochs=EPOCHS, shuffle=False, verbose=2,
+            history = model.fit(train, epochs=arguments.epochs, shuffle=False, verbose=2,
                                 callbacks=make_callbacks(validation))
             probabilities = model.predict(evaluation_dataset(x_test, y_test), verbose=0)[0]
             test_accuracy = float((probabilities.argmax(axis=1) == y_test).mean())
@@ -373,13 +380,17 @@ def _main_section(config, num_outputs) -> str:
                 metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
             )
             validation = None if x_val is None else evaluation_dataset(x_val, y_val)
-            history = model.fit(train, epochs=EPOCHS, validation_data=validation, shuffle=False,
+            history = model.fit(train, epochs=arguments.epochs, validation_data=validation, shuffle=False,
                                 verbose=2, callbacks=make_callbacks(validation))
             _, test_accuracy = model.evaluate(evaluation_dataset(x_test, y_test), verbose=0)
             """
     body = textwrap.dedent("""
-        \"\"\"Load the data, build and train the model, print its test accuracy and return it.\"\"\"
-        (x_train, y_train), (x_val, y_val), (x_test, y_test) = load_data()
+        \"\"\"Load the data, build and train the model, print its test accuracy and return it.
+
+        `argv`: the command line's flags (see parse_arguments); none repeats the run.
+        \"\"\"
+        arguments = parse_arguments(argv)
+        (x_train, y_train), (x_val, y_val), (x_test, y_test) = load_data(arguments.data)
         if not len(x_val):
             x_val = y_val = None
         steps_per_epoch = math.ceil(len(x_train) / BATCH_SIZE)
@@ -396,7 +407,8 @@ def _main_section(config, num_outputs) -> str:
             print(f"The run reached test_accuracy={RUN_TEST_ACCURACY:.4f}.")
         return float(test_accuracy)
         """)
-    return _section("training", [_function("main", body), 'if __name__ == "__main__":\n    main()'])
+    return _section("training", [_function("main", body, "argv=()"),
+                                 'if __name__ == "__main__":\n    main(sys.argv[1:])'])
 
 
 _MAIN_OUTPUT_CALLBACK = '''

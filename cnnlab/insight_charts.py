@@ -2,7 +2,7 @@
 ratio, dead ReLUs, the learning rate, the generalization gap and the confusion matrix.
 
 Data in, a Plotly figure out: no Streamlit, no store access (cnnlab.charts holds the
-training curves). Styled for a projector, like those: large fonts, few colours that mean
+training curves). Styled for a projector by its `TEMPLATE`: large fonts, few colours that mean
 something. Every per-layer figure draws its layers in the same order, the input layer at
 the top and the output layer at the bottom, as `model.summary()` lists them, so a
 vanishing gradient reads as a picture that fades towards the top.
@@ -22,8 +22,8 @@ import plotly.graph_objects as go
 
 from cnnlab.alerts import DEAD_FRACTION, EXPLODING_RATIO, VANISHING_RATIO
 from cnnlab.charts import (
-    AXIS_FONTS,
     FONT_SIZE,
+    MIN_FONT_SIZE,
     TEMPLATE,
     TRAIN_COLOR,
     VAL_COLOR,
@@ -124,7 +124,7 @@ def latest_layer_bars(table: pd.DataFrame, *, kind: str = "grad_norm") -> go.Fig
             annotations.append(_label("1e-3: healthy", BEST_COLOR, x=math.log10(GOOD_UPDATE_RATIO)))
         low, high = _decades(logs)
         xaxis.update(range=[low, high], dtick=1 if high - low <= 4 else 2)
-    # A short title: the chart is half a column wide, and the x axis names the quantity.
+    # A short title: the x axis names the quantity.
     return _figure(traces, title=f"Latest: {subtitle}", height=_layer_height(len(layers)),
                    legend=False, xaxis=xaxis, yaxis=_layer_axis(layers), shapes=shapes,
                    annotations=annotations)
@@ -328,7 +328,7 @@ def confusion_figure(matrix: np.ndarray, class_names, *, title: str = "Confusion
         go.Heatmap(
             z=share, x=names, y=names, zmin=0, zmax=1, colorscale="Blues",
             text=counts if annotate else None, texttemplate="%{text}" if annotate else None,
-            textfont={"size": FONT_SIZE if len(names) <= 10 else FONT_SIZE - 4},
+            textfont={"size": FONT_SIZE if len(names) <= 10 else MIN_FONT_SIZE},
             xgap=1, ygap=1, name="confusion", hoverinfo="skip",
             colorbar={"title": {"text": "share of the true class", "side": "right"},
                       "tickformat": ".0%", "thickness": 14},
@@ -419,22 +419,16 @@ def _epoch_tick(epochs: int) -> int | None:
 def _figure(traces: list, *, title: str, height: int, xaxis: dict, yaxis: dict,
             legend: bool = True, shapes: list | None = None, annotations: list | None = None,
             **layout) -> go.Figure:
-    """The figure of `traces` in the lab's projector style, its layout validated once.
-
-    Axis titles and tick labels get their sizes on the axes themselves: Streamlit's chart
-    theme replaces the layout-wide font size with its own small one, but keeps what an axis
-    states for itself.
-    """
+    """The figure of `traces` in the lab's projector style (`TEMPLATE`), its layout validated once."""
     def axis(spec: dict) -> dict:
         spec = dict(spec)
-        title_text = spec.pop("title", None)
-        return {**spec, "tickfont": AXIS_FONTS["tickfont"],
-                "title": {"text": title_text, "font": AXIS_FONTS["title_font"]}}
+        return {**spec, "title": {"text": spec.pop("title", None)}}
 
     return go.Figure(data=traces, layout={
-        "title": {"text": title, "font": {"size": FONT_SIZE + 2}}, "height": height,
-        "margin": {"l": 60, "r": 20, "t": 60, "b": 50}, "font": {"size": FONT_SIZE},
-        "template": TEMPLATE, "showlegend": legend, "legend": {"orientation": "h", "y": -0.25},
+        "title": {"text": title}, "height": height,
+        "margin": {"l": 60, "r": 20, "t": 60, "b": 50},
+        "template": TEMPLATE, "showlegend": legend,
+        "legend": {"orientation": "h", "y": -0.25, "yanchor": "top"},
         "xaxis": axis(xaxis), "yaxis": axis(yaxis), "shapes": shapes or [],
         "annotations": annotations or [], **layout,
     })

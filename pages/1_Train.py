@@ -12,7 +12,7 @@ from ui.identity import current_session
 from ui.layout import page_setup
 from ui.resources import device_name, job_manager, store_error_message
 from ui.run_panel import show_run
-from ui.share_controls import linked_config, share_and_import
+from ui.share_controls import new_link_config, share_and_import
 
 page_setup("Train")
 st.title("Train")
@@ -20,15 +20,20 @@ st.caption(f"Runs train in the background on **{device_name()}**; leave or reloa
            "and the run goes on.")
 
 # Streamlit forgets the widgets of a page one leaves: coming back, the form is refilled
-# from a shared link or else the last draft. Then a config to start from, or a pipeline
-# from the Augment page.
-if "train_dataset" not in st.session_state:
-    load_into_form(linked_config() or st.session_state.get("train_draft") or ExperimentConfig())
+# from a link not loaded before (a shared one, the Data page's "Train on ...") or else the
+# last draft. Then a config to start from, or a pipeline from the Augment page.
+linked = new_link_config()
+if linked is not None:
+    load_into_form(linked.fitted_to_data())
+elif "train_dataset" not in st.session_state:
+    load_into_form(st.session_state.get("train_draft") or ExperimentConfig())
 if "train_load_config" in st.session_state:
     load_into_form(st.session_state.pop("train_load_config"))
 if "train_augmentation" in st.session_state:
     load_augmentation(st.session_state.pop("train_augmentation"))
     st.toast("Augmentation pipeline loaded from the Augment page.")
+if st.session_state.pop("train_collapse_form", False):
+    st.session_state["train_form_open"] = False  # a run just started: watch it full width
 
 
 def _start(config: ExperimentConfig) -> bool:
@@ -43,27 +48,8 @@ def _start(config: ExperimentConfig) -> bool:
         return False
     st.session_state["train_run_id"] = run_id
     st.query_params["run"] = run_id
+    st.session_state["train_collapse_form"] = True
     return True
-
-
-form_column, run_column = st.columns([2, 3], gap="large")
-with form_column:
-    with st.container(border=True):
-        values = experiment_form()
-        draft = None
-        try:
-            draft = st.session_state["train_draft"] = ExperimentConfig.from_dict(values)
-        except ValueError:
-            pass  # an unfinished draft; pressing Train shows why it is invalid
-        submitted = st.button("Train", type="primary", icon=":material/play_arrow:", width="stretch")
-        share_and_import(draft, _start)
-    if submitted:
-        try:
-            config = ExperimentConfig.from_dict(values)
-        except ValueError as error:
-            st.error(str(error), icon=":material/error:")
-        else:
-            _start(config)
 
 
 def _attached_run() -> str | None:
@@ -76,10 +62,32 @@ def _attached_run() -> str | None:
     return active[0].run_id if active else None
 
 
+# The form folds away while a run is watched, so the run's charts get the page's full width
+# (beside the form they were 140 to 400 px wide on a projector); open, it sits above the run.
 attached = _attached_run()
-with run_column:
-    if attached:
-        st.query_params["run"] = attached
-        show_run(attached)
+with st.expander("Experiment settings", expanded=attached is None, icon=":material/tune:",
+                 key="train_form_open", on_change="rerun"):
+    values = experiment_form()
+    draft = None
+    try:
+        draft = st.session_state["train_draft"] = ExperimentConfig.from_dict(values)
+    except ValueError:
+        pass  # an unfinished draft; pressing Train shows why it is invalid
+    with st.container(horizontal=True, vertical_alignment="center", key="train_actions"):
+        submitted = st.button("Train", type="primary", icon=":material/play_arrow:")
+        share_and_import(draft, _start)
+if submitted:
+    try:
+        config = ExperimentConfig.from_dict(values)
+    except ValueError as error:
+        st.error(str(error), icon=":material/error:")
     else:
-        st.info("No run yet: choose the settings and press **Train**.")
+        if _start(config):
+            st.rerun()  # draw the new run, the form folded
+
+if attached:
+    st.query_params["run"] = attached
+    with st.container(key="train_run_panel"):
+        show_run(attached)
+else:
+    st.info("No run yet: choose the settings and press **Train**.")

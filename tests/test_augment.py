@@ -17,8 +17,8 @@ from cnnlab.augment import (
     make_training_dataset,
     preview_grid,
     preview_mix,
-    to_keras_code,
 )
+from cnnlab.augment_code import to_keras_code
 from cnnlab.config import FILL_MODES, AugmentationConfig
 
 C = AugmentationConfig
@@ -350,8 +350,22 @@ def test_mixup_and_cutmix_together_keep_labels_convex():
     assert images.min() >= 0.0 and images.max() <= 1.0
 
 
+@pytest.fixture
+def keras_registry():
+    """Keep the registrations of exec'd code (its copies of the lab's layers) out of other tests."""
+    from keras.src.saving import object_registration
+
+    objects = dict(object_registration.GLOBAL_CUSTOM_OBJECTS)
+    names = dict(object_registration.GLOBAL_CUSTOM_NAMES)
+    yield
+    object_registration.GLOBAL_CUSTOM_OBJECTS.clear()
+    object_registration.GLOBAL_CUSTOM_OBJECTS.update(objects)
+    object_registration.GLOBAL_CUSTOM_NAMES.clear()
+    object_registration.GLOBAL_CUSTOM_NAMES.update(names)
+
+
 @pytest.mark.parametrize("seed", [None, 21])
-def test_keras_code_builds_the_same_pipeline(seed):
+def test_keras_code_builds_the_same_pipeline(seed, keras_registry):
     shape = (12, 12, 3)
     namespace: dict = {}
     exec(to_keras_code(EVERYTHING, shape, seed=seed), namespace)  # noqa: S102 - our own code
@@ -369,6 +383,95 @@ def test_keras_code_builds_the_same_pipeline(seed):
     if seed is not None:  # same layers, same seeds: the same draw
         x = np.repeat(texture(shape)[None], 4, axis=0)
         assert np.allclose(np.asarray(built(x, training=True)), np.asarray(reference(x, training=True)))
+
+
+# Runs the Augment page's "Keras code" where cnnlab cannot be imported (the editable install
+# makes it importable from anywhere, so the name is blocked outright), then transforms images.
+KERAS_ALONE = """
+import sys
+sys.modules["cnnlab"] = None
+try:
+    import cnnlab  # noqa: F401
+except ImportError:
+    pass
+else:
+    raise SystemExit("cnnlab is importable")
+import json
+import numpy as np
+images = np.load("images.npy")
+results = []
+for index, path in enumerate(sys.argv[1:]):
+    namespace = {}
+    exec(open(path).read(), namespace)
+    augmented = np.asarray(namespace["augmentation"](images, training=True))
+    same = np.asarray(namespace["augmentation"](images, training=False))
+    result = {"shape": list(augmented.shape), "inference_unchanged": bool(np.array_equal(same, images)),
+              "layers": [type(layer).__name__ for layer in namespace["augmentation"].layers]}
+    if "mix" in namespace:
+        labels = np.eye(5, dtype="float32")[np.arange(len(images)) % 5]
+        mixed = namespace["mix"]({"images": augmented, "labels": labels}, training=True)
+        result["label_sums"] = np.asarray(mixed["labels"]).sum(axis=1).tolist()
+    np.save(f"augmented{index}.npy", augmented)
+    results.append(result)
+print(json.dumps(results))
+"""
+KERAS_CODE_CASES = {"everything": EVERYTHING, "keras layers only": C(brightness_range=0.3, contrast_range=0.3)}
+
+
+def test_the_keras_code_runs_with_keras_alone_and_transforms_images_as_the_lab_does(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    paths = []
+    for index, augmentation in enumerate(KERAS_CODE_CASES.values()):
+        code = to_keras_code(augmentation, (15, 15, 3), seed=5)
+        assert "cnnlab" not in code.replace("cnnlab/augment_layers.py", "").replace('package="cnnlab"', "")
+        paths.append(f"augmentation{index}.py")
+        (tmp_path / paths[-1]).write_text(code)
+    images = np.stack([texture(seed=seed) for seed in range(4)])
+    np.save(tmp_path / "images.npy", images)
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    done = subprocess.run([sys.executable, "-I", "-c", KERAS_ALONE, *paths], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    for index, (augmentation, result) in enumerate(zip(KERAS_CODE_CASES.values(), results)):
+        assert result["shape"] == [4, 15, 15, 3] and result["inference_unchanged"]
+        # The very pipeline the lab builds, with the same seeds: the same pixels.
+        reference = build_augmenter(augmentation, (15, 15, 3), seed=5)
+        assert result["layers"] == [type(layer).__name__ for layer in reference.layers]
+        augmented = np.load(tmp_path / f"augmented{index}.npy")
+        assert np.abs(augmented - images).max() > 0.01
+        np.testing.assert_allclose(augmented, np.asarray(reference(images, training=True)), atol=1e-5)
+        if augmentation.mixup_alpha:
+            np.testing.assert_allclose(result["label_sums"], 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("height, width, side", [(32, 32, 128), (60, 90, 128), (427, 640, 256),
+                                                 (200, 150, 150), (4000, 3000, 256)])
+def test_a_photo_is_previewed_at_its_own_size_within_128_to_256(height, width, side):
+    assert augment.preview_side(height, width) == side
+
+
+def test_a_preview_larger_than_training_scales_only_the_crops_padding():
+    """Padding 4 of a 32 px image is 32 px of a 256 px preview; the other settings are
+    angles, fractions or values, the same at any size."""
+    preview = build_augmenter(EVERYTHING, (96, 96, 3), seed=0, training_side=32)
+    training = build_augmenter(EVERYTHING, (32, 32, 3), seed=0)
+    configs = {type(layer).__name__: layer.get_config() for layer in preview.layers}
+    for layer in training.layers:
+        expected = {k: v for k, v in layer.get_config().items() if k not in ("name", "padding")}
+        assert {k: v for k, v in configs[type(layer).__name__].items()
+                if k not in ("name", "padding")} == expected
+    assert configs["RandomPadCrop"]["padding"] == 3 * 3
+    grid = preview_grid(texture((96, 96, 3)), C(crop_padding=4, fill_mode="constant"), count=6, seed=1,
+                        training_side=32)
+    # A whole-pixel shift of up to 12 px: some versions show a black band wider than 4 px.
+    dark_columns = [(np.abs(version).sum(axis=(0, 2)) == 0).sum() for version in grid]
+    assert max(dark_columns) > 4 and max(dark_columns) <= 12
 
 
 def test_json_round_trip_and_bad_json():

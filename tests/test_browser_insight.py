@@ -43,11 +43,10 @@ def settle(page) -> None:
 
 
 def panel_screenshot(page, name: str) -> None:
-    """The run's panel (the page's column with the insight tabs), once Plotly has drawn."""
+    """The run's panel (under the folded form, with the insight tabs), once Plotly has drawn."""
     settle(page)
     time.sleep(0.5)
-    panel = page.locator('[data-testid="stColumn"]').filter(
-        has=page.get_by_role("tab", name="Curves")).first
+    panel = page.locator(".st-key-train_run_panel")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     panel.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 

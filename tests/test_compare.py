@@ -45,6 +45,31 @@ def test_a_trick_already_on_is_switched_off_and_no_change_is_refused():
         with_changes(baseline, {"tricks.dropuot_rate": 0.1})
 
 
+def test_a_custom_change_is_named_as_the_comparison_writes_its_values():
+    """One formatting everywhere: "batch_norm=on" in the run's name, the legend and "What
+    differs", where the name once said True and the table on."""
+    from cnnlab import compare_charts
+    from cnnlab.compare import config_diff, format_value
+
+    baseline = ExperimentConfig()
+    variant = with_changes(baseline, {"tricks.batch_norm": True, "learning_rate": 0.0001})
+    assert variant.name.endswith(" · batch_norm=on, learning_rate=0.0001")
+    configs = {"base": baseline.to_dict(), "bn": variant.config.to_dict()}
+    label = compare_charts.run_labels(configs, "base")["bn"]
+    assert set(label.split(", ")) == {"learning_rate=0.0001", "batch_norm=on"}
+    table = compare_charts.diff_styler(config_diff(configs), {"base": "baseline", "bn": "bn"}, baseline="base").data
+    assert list(table["tricks.batch_norm"]) == ["off", "on"]
+    # Only the switch differs: pandas then holds numpy bools, which once read "False"/"True".
+    only_bn = {"base": baseline.to_dict(), "bn": toggle_trick(baseline, "batch_norm").config.to_dict()}
+    table = compare_charts.diff_styler(config_diff(only_bn), {"base": "baseline", "bn": "bn"}, baseline="base").data
+    assert list(table["tricks.batch_norm"]) == ["off", "on"]
+    import numpy as np
+
+    assert [format_value(v) for v in (True, False, None, 1e-4, 0.5, 3, "adam", [32, 64], np.bool_(True),
+                                      np.float64(1e-4), np.int64(3))] == \
+        ["on", "off", "—", "0.0001", "0.5", "3", "adam", "[32, 64]", "on", "0.0001", "3"]
+
+
 def test_repeats_over_seeds():
     runs = over_seeds(ExperimentConfig(seed=3), 4)
     assert [variant.config.seed for variant in runs] == [3, 4, 5, 6]

@@ -102,7 +102,7 @@ def test_the_curves_figure_overlays_every_run_train_dashed_validation_solid():
     assert figure.layout.yaxis3.type == "log"
     # Half a decade either side of the rates used (1e-3 and 1e-2), whatever their float type.
     np.testing.assert_allclose(figure.layout.yaxis3.range, [-3.5, -1.5])
-    assert figure.layout.font.size >= 16
+    assert figure.layout.template.layout.font.size >= 16  # tests/test_chart_style.py: every text
 
 
 def test_a_run_without_epochs_yet_draws_nothing_and_long_runs_lose_their_markers():

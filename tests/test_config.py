@@ -113,3 +113,50 @@ def test_default_config_is_feasible():
     # Early stopping on a training metric needs no validation set.
     ExperimentConfig.from_dict({"validation_fraction": 0.0, "early_stopping": {"enabled": True, "monitor": "loss"}}).check_feasible()
     assert ExperimentConfig(train_size=64, batch_size=64).planned_train_count() == 64
+
+
+# (fields, advice the error must give, advice it must not): only the fixes that apply.
+ADVICE = [
+    ({"train_size": 20, "batch_size": 64},
+     ["lower `batch_size` to 4 (at most 20)", "raise `train_size` (up to 1150)"],
+     ["validation_fraction", "larger data set"]),
+    ({"batch_size": 2048},  # every image already: raising train_size is no fix
+     ["lower `batch_size` to 256 (at most 1150)", "`validation_fraction` is 0.2", "use a larger data set"],
+     ["raise `train_size`"]),
+    ({"batch_size": 2048, "validation_fraction": 0.0},
+     ["lower `batch_size` to 256 (at most 1438)", "use a larger data set"],
+     ["raise `train_size`", "validation_fraction"]),
+    ({"train_size": 1150, "batch_size": 2048},  # a subset as large as it can be
+     ["lower `batch_size` to 256", "`validation_fraction` is 0.2"], ["raise `train_size`"]),
+]
+
+
+@pytest.mark.parametrize("fields, wanted, unwanted", ADVICE)
+def test_an_infeasible_batch_size_gets_only_advice_that_applies(fields, wanted, unwanted):
+    with pytest.raises(ValueError) as error:
+        ExperimentConfig(dataset="digits", **fields).check_feasible()
+    message = str(error.value)
+    assert all(advice in message for advice in wanted), message
+    assert not any(advice in message for advice in unwanted), message
+
+
+@pytest.mark.parametrize("batch_size, count, fitted", [
+    (32, 1150, 32), (32, 32, 32), (32, 26, 4), (32, 31, 4), (64, 40, 8), (32, 7, 1), (32, 1, 1),
+    (1, 1, 1),
+])
+def test_a_batch_size_too_large_for_the_data_becomes_a_quarter_of_it_in_a_power_of_two(
+        batch_size, count, fitted):
+    from cnnlab.config import fitted_batch_size
+
+    assert fitted_batch_size(batch_size, count) == fitted
+    assert fitted <= count and (fitted in (batch_size, 1) or count // fitted >= 4)
+
+
+def test_a_config_fitted_to_its_data_is_feasible_and_unchanged_where_it_already_was():
+    small = ExperimentConfig(dataset="digits", train_size=20)
+    fitted = small.fitted_to_data()
+    assert fitted.batch_size == 4
+    fitted.check_feasible()
+    assert ExperimentConfig().fitted_to_data() == ExperimentConfig()
+    too_many = ExperimentConfig(dataset="digits", train_size=5000)  # not countable: left to check_feasible
+    assert too_many.fitted_to_data() is too_many

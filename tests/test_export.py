@@ -289,3 +289,72 @@ def test_a_transfer_run_says_its_script_trains_from_scratch():
     assert "NOT REPRODUCED" in script and "FROM SCRATCH" in script
     assert "layer.trainable = True" in script
     assert "NOT REPRODUCED" not in training_script(ExperimentConfig(dataset="digits"))
+
+
+def _photo_folder(tmp_path, per_class: int = 12) -> Path:
+    """A folder of class folders: the first real ant and bee photos, and a hidden file."""
+    from tests.test_image_folders import copy_shared
+
+    folder = copy_shared("hymenoptera-train", tmp_path / "shared")
+    for label in ("ants", "bees"):
+        for path in sorted((folder / label).iterdir())[per_class:]:
+            path.unlink()
+    (folder / "ants" / ".DS_Store").write_bytes(b"\0\1")
+    return folder
+
+
+def test_the_script_reads_a_folder_of_class_folders_as_the_lab_imports_it(store, tmp_path, keras_registry,
+                                                                          capsys):
+    """`--data FOLDER` on a run of an imported data set gives the run's images and split."""
+    from cnnlab.data import load_dataset
+    from cnnlab.data.image_folders import import_images
+
+    folder = _photo_folder(tmp_path)
+    import_images(folder, "antsbees", image_size=24, test_fraction=0.25, seed=3)
+    config = ExperimentConfig(dataset="folder:antsbees", image_size=16, validation_fraction=0.25,
+                              batch_size=4, seed=2)
+    script = _script_namespace(tmp_path, config)
+    ours = script["load_data"](folder)
+    data = load_dataset(config.dataset, image_size=16, validation_fraction=0.25, seed=2)
+    for mine, theirs in zip([array for pair in ours for array in pair],
+                            [data.x_train, data.y_train, data.x_val, data.y_val, data.x_test, data.y_test]):
+        assert mine.dtype == theirs.dtype and mine.shape == theirs.shape
+        np.testing.assert_array_equal(mine, theirs)
+    # Without --data, a run of an imported data set says where its images must come from.
+    with pytest.raises(SystemExit, match="python train.py --data FOLDER"):
+        script["load_data"]()
+    # A folder with another number of classes than the model's outputs is refused.
+    (folder / "wasps").mkdir()
+    (folder / "wasps" / "a.png").write_bytes((folder / "ants").joinpath(
+        sorted(p.name for p in (folder / "ants").iterdir() if p.suffix == ".jpg")[0]).read_bytes())
+    with pytest.raises(SystemExit, match="3 class folders .*Expected 2"):
+        script["load_data"](folder)
+    with pytest.raises(SystemExit):
+        script["parse_arguments"](["--epochs", "0"])
+    assert "--epochs must be 1 or more" in capsys.readouterr().err
+    assert script["parse_arguments"]([]).epochs == config.epochs
+
+
+def test_the_exported_script_takes_epochs_and_data_on_its_command_line(store, tmp_path):
+    """Run as a user would, where cnnlab cannot be imported: python train.py --epochs 1 --data FOLDER."""
+    from cnnlab.data.image_folders import import_images
+
+    folder = _photo_folder(tmp_path, per_class=8)
+    import_images(folder, "antsbees", image_size=16)
+    config = ExperimentConfig(dataset="folder:antsbees", epochs=6, batch_size=4)
+    run_id = store.create_run(config.to_dict())
+    store.finish_run(run_id, "stopped")  # no model: the bundle still has train.py and the architecture
+    bundle = tmp_path / "bundle"
+    with zipfile.ZipFile(io.BytesIO(export_run(store, run_id))) as archive:
+        archive.extractall(bundle)
+    code = f"""
+import runpy, sys
+sys.modules["cnnlab"] = None
+sys.argv = ["train.py", "--epochs", "1", "--data", {str(folder)!r}]
+runpy.run_path("train.py", run_name="__main__")
+"""
+    result = _cnnlab_free_python(bundle, code)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(re.findall(r" - loss: [\d.]+", result.stdout)) == 1, result.stdout  # one epoch, not 6
+    assert "--data " in result.stdout and "16 images of ants, bees" in result.stdout
+    assert re.search(r"test_accuracy=\d\.\d{4}", result.stdout)

@@ -56,7 +56,8 @@ from tests.hostile_corpus import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data" / "images"
+# The real photo sets beside the checkout; CNNLAB_SHARED_DATA points elsewhere (a worktree).
+SHARED = Path(os.environ.get("CNNLAB_SHARED_DATA") or ROOT.parent / "shared" / "data") / "images"
 CIFAR_COUNTS = {"airplane": 14, "automobile": 28, "bird": 22, "cat": 21, "deer": 19, "dog": 19,
                 "frog": 18, "horse": 21, "ship": 15, "truck": 23}
 CASES = corpus()

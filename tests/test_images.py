@@ -146,6 +146,16 @@ def test_hostile_files_raise_one_clear_error(data, options, detail):
     assert message.startswith(MESSAGE) and "Expected a PNG, JPEG, GIF, BMP, TIFF or WebP file" in message
     assert detail in message and "Received:" in message and "Upload" in message
     assert time.perf_counter() - start < 1.0, "nothing large may be decoded"
+    # Only the lab's words and its limit, never Pillow's (its limit is 178,956,970 pixels).
+    assert "178,956,970" not in message and "178956970" not in message and "DOS" not in message
+    assert "decompression bomb" not in message
+
+
+def test_a_pixel_bomb_says_what_its_header_claims_and_the_labs_limit():
+    with pytest.raises(ValueError) as caught:
+        decode_image(png_header_only(100_000, 100_000))
+    message = str(caught.value)
+    assert "claims 10,000,000,000 pixels" in message and "at most 20,000,000 pixels" in message
 
 
 def test_fit_image_crops_the_centre_square_and_converts_to_luminance():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import pytest
@@ -39,7 +40,8 @@ def test_switching_a_transform_on_redraws_nine_different_versions():
     assert len(after) == 9 and len(set(after)) == 9 and before[0] not in after
     assert any("What the network sees" in m.value for m in app.markdown)
     code = app.code[0].value
-    assert "from cnnlab.augment import RandomAffine" in code
+    assert not re.search(r"^\s*(import|from) cnnlab", code, re.MULTILINE)  # Keras alone
+    assert "class RandomAffine(keras.layers.Layer):" in code
     assert "RandomAffine(rotation_range=20.0, fill_mode='nearest', seed=" in code
 
     app.button(key="augment_use").click().run()
@@ -96,8 +98,56 @@ def test_uploads_decode_or_show_the_error():
     photo = np.random.default_rng(0).integers(0, 256, (60, 90, 3), dtype=np.uint8)
     app.file_uploader(key="augment_upload").set_value(("photo.png", png(photo), "image/png")).run()
     assert not app.exception and not app.error
-    assert "photo.png, fitted to 32×32×3" in app.image[0].captions[0]
+    # Previewed at 128 px at least (not the training size's blocks); trained at 32.
+    # The Train form's data set by default: the digits, grey.
+    assert "photo.png, previewed at 128×128; training fits it to 32×32×1" in app.image[0].captions[0]
     assert len(grid_urls(app)) == 9
 
     app.segmented_control(key="augment_source").set_value("Sample photo").run()
-    assert not app.exception and "fitted to 32×32×3" in app.image[0].captions[0]
+    assert not app.exception
+    # The sample photos are 427×640: previewed at the largest preview side.
+    assert "previewed at 256×256; training fits it to 32×32×1" in app.image[0].captions[0]
+
+
+def test_the_preview_sides_are_the_engines():
+    """The page copies them to draw its controls before TensorFlow loads; they must agree."""
+    import importlib.util
+
+    from cnnlab import augment
+
+    spec = importlib.util.spec_from_file_location("augment_page", ROOT / "pages" / "2_Augment.py")
+    source = spec.loader.get_source("augment_page")
+    assert f"PREVIEW_MIN_SIDE, PREVIEW_MAX_SIDE = {augment.PREVIEW_MIN_SIDE}, {augment.PREVIEW_MAX_SIDE}" in source
+
+
+def test_it_starts_from_the_train_forms_choices_and_carries_its_own_back():
+    """The Train form's data set and augmentation open the Augment page; "Use in Train form"
+    brings the page's pipeline back into the form. The two pages' controls share one table."""
+    app = open_page("pages/1_Train.py")
+    app.selectbox(key="train_dataset").select("shapes").run()
+    app.toggle(key="train_augmentation_rotation_range_on").set_value(True).run()
+    app.slider(key="train_augmentation_rotation_range").set_value(35.0)
+    app.toggle(key="train_augmentation_horizontal_flip").set_value(True).run()
+    assert not app.exception
+    app.switch_page("pages/2_Augment.py").run()
+    assert not app.exception
+    assert app.selectbox(key="augment_dataset").value == "shapes"  # not the default experiment's
+    assert app.toggle(key="augment_rotation_range_on").value
+    assert app.slider(key="augment_rotation_range").value == 35.0
+    assert app.toggle(key="augment_horizontal_flip").value
+    assert not app.toggle(key="augment_zoom_range_on").value
+    # The same labels on both pages: the controls come from one table.
+    assert app.toggle(key="augment_rotation_range_on").label == "Rotation (degrees)"
+
+    app.toggle(key="augment_rotation_range_on").set_value(False)
+    app.toggle(key="augment_zoom_range_on").set_value(True).run()
+    app.button(key="augment_use").click().run()
+    app.switch_page("pages/1_Train.py").run()  # AppTest stays on the page it last switched to
+    assert not app.exception
+    assert not app.toggle(key="train_augmentation_rotation_range_on").value
+    assert app.toggle(key="train_augmentation_zoom_range_on").value
+    assert app.slider(key="train_augmentation_zoom_range").value == 0.2  # the strength switched on
+    assert app.toggle(key="train_augmentation_horizontal_flip").value
+    assert app.toggle(key="train_augmentation_zoom_range_on").label == "Zoom in or out (fraction)"
+    assert app.session_state["train_draft"].augmentation == AugmentationConfig(
+        zoom_range=0.2, horizontal_flip=True)

@@ -185,6 +185,19 @@ def test_selected_runs_are_overlaid_with_their_diff_delta_gradients_and_parcoord
     assert any("three or more runs" in info.value for info in app.info)
 
 
+def test_variants_still_queued_show_an_empty_state_not_an_empty_difference_chart(store, runs):
+    queued = _stored(store, toggle_trick(TINY, "batch_norm").config, [], status="queued")
+    app = _select(_page(), runs["base"], queued)
+    assert not app.exception
+    assert any("appears when another run has finished its first epoch" in info.value for info in app.info)
+    assert not [chart for chart in app.get("plotly_chart") if chart.proto.id.endswith("-compare_delta")]
+    # One epoch later the chart is there.
+    store.add_metrics(queued, [(1, 7, "val_accuracy", 0.55)])
+    store.mark_running(queued, device="cpu")
+    app.run()
+    assert plotly_figure(app, "compare_delta")["data"]
+
+
 def test_runs_that_differ_only_by_seed_show_a_band(runs):
     app = _select(_page(), runs["seed1"], runs["seed2"], runs["seed3"], runs["base"])
     _open_tab(app, "Seeds")

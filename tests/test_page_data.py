@@ -6,11 +6,14 @@ import os
 
 import pytest
 
+from cnnlab.config import ExperimentConfig
 from cnnlab.data.image_folders import import_images
 from cnnlab.data.image_store import datasets_dir, list_stored
+from cnnlab.store import RunStore
 from tests.apptest import fresh_resources, open_page  # noqa: F401  (fixture)
 from tests.hostile_corpus import LIMITS, make_zip, photo
 from ui.data_import import escape
+from ui.resources import job_manager
 
 pytestmark = pytest.mark.usefixtures("fresh_resources")
 
@@ -105,3 +108,47 @@ def test_delete_asks_first(lab_home):
 
 def test_escape():
     assert escape("a_b [x](y) :material/home: 1.5") == "a\\_b \\[x\\]\\(y\\) \\:material/home\\: 1\\.5"
+
+
+
+def _ants_and_bees_zip(tmp_path, per_class: int = 20) -> bytes:
+    """A zip of the first `per_class` real ant and bee photos: a small import, as a class makes."""
+    import io
+    import zipfile
+
+    from tests.test_image_folders import copy_shared
+
+    folder = copy_shared("hymenoptera-train", tmp_path)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for label in ("ants", "bees"):
+            for path in sorted((folder / label).iterdir())[:per_class]:
+                archive.write(path, f"antsbees/{label}/{path.name}")
+    return buffer.getvalue()
+
+
+def test_train_on_an_import_selects_it_in_the_train_form_with_a_batch_it_fills(lab_home, tmp_path):
+    """"Train on antsbees" opens the Train form on that data set, even one filled before, with
+    a batch size its 26 training images fill, and the default experiment trains on them."""
+    app = upload(data_page(), "antsbees.zip", _ants_and_bees_zip(tmp_path))
+    app.select_slider(key="data_size").set_value(32)
+    next(button for button in app.button if button.label == "Import").click().run()
+    assert not app.exception and not app.error
+    app.switch_page("pages/1_Train.py").run()  # the Train form, filled with the defaults
+    assert app.selectbox(key="train_dataset").value == "digits"
+    app.switch_page("pages/4_Data.py").run()
+    app.button(key="data_train_antsbees").click().run()
+    assert not app.exception, app.exception
+    assert app.selectbox(key="train_dataset").value == "folder:antsbees"
+    assert ExperimentConfig(dataset="folder:antsbees").planned_train_count() == 26
+    assert app.number_input(key="train_batch_size").value == 4  # a quarter of 26, a power of two
+    # AppTest reruns the page it last switched to, not one st.switch_page went to: follow it.
+    app.switch_page("pages/1_Train.py").run()
+    assert app.selectbox(key="train_dataset").value == "folder:antsbees"
+    app.number_input(key="train_epochs").set_value(2)
+    next(button for button in app.button if button.label == "Train").click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    [run] = RunStore(lab_home).list_runs()
+    record = job_manager().wait(run.run_id, timeout=300)
+    assert record.status == "completed", record.error
+    assert record.config["dataset"] == "folder:antsbees" and record.config["batch_size"] == 4

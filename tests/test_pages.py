@@ -59,14 +59,25 @@ def test_the_train_form_starts_a_run_that_completes(lab_home):
     shown = " ".join(caption.value for caption in app.caption)
     assert "completed" in shown and record.run_id in shown
     assert any(metric.label == "Validation accuracy" for metric in app.metric)
+    # Export says what it holds beside it, not in a tooltip: one popped up over the run's
+    # title when Export appeared under the pointer where Stop had been.
+    [export] = [button for button in app.get("download_button") if button.proto.label == "Export"]
+    assert not export.proto.help
+    assert any("train.py, which trains the run again with Keras alone" in c.value for c in app.caption)
 
 
 def test_bad_input_shows_the_error_and_writes_nothing(lab_home):
     app = train_page()
-    app.number_input(key="train_train_size").set_value(20)
+    app.number_input(key="train_train_size").set_value(20).run()
+    # Fewer images than the batch: the form lowered the batch size, and says so.
+    assert app.number_input(key="train_batch_size").value == 4
+    assert "Batch size lowered from 32 to 4" in app.info[0].value
     app.number_input(key="train_batch_size").set_value(64)
     _train_button(app).click().run()
-    assert "`batch_size` is larger than the training set" in app.error[0].value
+    error = app.error[0].value
+    assert "`batch_size` is larger than the training set" in error
+    # Only advice that applies: a subset of 20 can grow, so raising `train_size` is offered.
+    assert "lower `batch_size` to 4 (at most 20)" in error and "raise `train_size` (up to" in error
     assert RunStore(lab_home).list_runs() == []
 
 
@@ -96,11 +107,19 @@ def test_home_lists_recent_runs(lab_home, tiny_config):
 
     run_id = job_manager().submit(tiny_config)
     job_manager().wait(run_id, timeout=120)
+    # A run stopped while queued has no result and no duration.
+    store = RunStore(lab_home)
+    stopped = store.create_run(tiny_config.to_dict(), name="stopped early")
+    store.finish_run(stopped, "stopped")
     app = AppTest.from_file(HOME_PAGE, default_timeout=60).run()
     assert not app.exception
-    table = app.dataframe[0].value
-    assert run_id in list(table["run"])
-    assert list(table["status"]) == ["completed"]
+    [frame] = app.dataframe
+    table = frame.value.set_index("run")
+    assert list(table["status"]) == ["stopped", "completed"]
+    assert 0 < table.loc[run_id, "val accuracy"] <= 100  # in percent
+    # Missing results are NaN, shown as a dash: not the text "None".
+    assert table.loc[stopped, ["val accuracy", "test accuracy", "duration"]].isna().all()
+    assert frame.proto.placeholder == "—"
 
 
 def test_every_trick_chosen_in_the_form_is_saved_with_the_run(lab_home):
@@ -126,6 +145,7 @@ def test_every_trick_chosen_in_the_form_is_saved_with_the_run(lab_home):
     app.selectbox(key="train_schedule_kind").set_value("exponential").run()
     app.radio(key="train_schedule_unit").set_value("iteration")
     app.number_input(key="train_schedule_decay_rate").set_value(0.01)
+    app.toggle(key="train_augmentation_rotation_range_on").set_value(True).run()
     app.slider(key="train_augmentation_rotation_range").set_value(15.0)
     app.toggle(key="train_augmentation_horizontal_flip").set_value(True).run()
     assert not app.exception

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cnnlab.folder_upload import FolderUpload
-from cnnlab.settings import ENVIRONMENT, MIB, UploadLimits, format_bytes, upload_limits
+from cnnlab.settings import ENVIRONMENT, MB, MIB, UploadLimits, format_bytes, upload_limits
 from cnnlab.uploads import (
     CHUNK,
     EntryUnreadable,
@@ -229,18 +229,36 @@ def test_defaults_match_streamlits_upload_cap(monkeypatch):
     for variable, _ in ENVIRONMENT.values():
         monkeypatch.delenv(variable, raising=False)
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
-    assert config["server"]["maxUploadSize"] * MIB == upload_limits().max_upload_bytes == 200 * MIB
+    # The same number; Streamlit counts it in MiB, so its cap never undercuts the lab's.
+    assert config["server"]["maxUploadSize"] * MB == upload_limits().max_upload_bytes == 200 * MB
+    assert config["server"]["maxUploadSize"] * MIB >= upload_limits().max_upload_bytes
+
+
+def test_every_limit_is_stated_in_the_unit_it_is_set_in(monkeypatch):
+    """One unit everywhere: a cap set as 32 MB is written "32 MB" (not "33.6 MB", as a
+    32 MiB cap read in decimal units was), in messages, the README and the Data page."""
+    for variable, _ in ENVIRONMENT.values():
+        monkeypatch.delenv(variable, raising=False)
+    limits = upload_limits()
+    stated = {"max_upload_bytes": "200 MB", "max_file_bytes": "32 MB", "max_total_bytes": "1 GB",
+              "max_stored_bytes": "512 MB"}
+    assert {field: format_bytes(getattr(limits, field)) for field in stated} == stated
+    readme = (ROOT / "README.md").read_text()
+    assert "| upload size | 200 MB |" in readme and "20,000; 32 MB; 1 GB" in readme
+    assert "MiB" not in readme and "GiB" not in readme
+    monkeypatch.setenv("CNNLAB_MAX_FILE_MB", "5")
+    assert format_bytes(upload_limits().max_file_bytes) == "5 MB"
 
 
 @pytest.mark.parametrize("variable, text, field, value", [
-    ("CNNLAB_MAX_UPLOAD_MB", "50", "max_upload_bytes", 50 * MIB),
+    ("CNNLAB_MAX_UPLOAD_MB", "50", "max_upload_bytes", 50 * MB),
     ("CNNLAB_MAX_ARCHIVE_ENTRIES", "100", "max_entries", 100),
-    ("CNNLAB_MAX_FILE_MB", "0.5", "max_file_bytes", MIB // 2),
-    ("CNNLAB_MAX_UNCOMPRESSED_MB", "2048", "max_total_bytes", 2048 * MIB),
+    ("CNNLAB_MAX_FILE_MB", "0.5", "max_file_bytes", MB // 2),
+    ("CNNLAB_MAX_UNCOMPRESSED_MB", "2048", "max_total_bytes", 2048 * MB),
     ("CNNLAB_MAX_COMPRESSION_RATIO", "12.5", "max_ratio", 12.5),
     ("CNNLAB_MAX_IMAGE_PIXELS", "1e6", "max_pixels", 1_000_000),
     ("CNNLAB_MAX_IMAGES", "300", "max_images", 300),
-    ("CNNLAB_MAX_DATASET_MB", "64", "max_stored_bytes", 64 * MIB),
+    ("CNNLAB_MAX_DATASET_MB", "64", "max_stored_bytes", 64 * MB),
 ])
 def test_each_limit_has_its_environment_variable(monkeypatch, variable, text, field, value):
     monkeypatch.setenv(variable, text)

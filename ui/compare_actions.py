@@ -59,42 +59,43 @@ def variant_buttons(baseline: str) -> None:
         st.error(f"This run's config cannot be rerun: {error}", icon=":material/error:")
         return
     st.markdown("**Start the same but with …**")
-    columns = st.columns(len(TRICKS) + 1)
-    for column, trick in zip(columns, TRICKS):
-        # "with dropout", or "without dropout" where the baseline has it on.
-        what = toggle_trick(config, trick).name.rsplit(" · ", 1)[-1].replace("l2", "L2")
-        column.button(what, key=f"compare_toggle_{trick}", width="stretch",
+    # Buttons as wide as their words, wrapping to a new row on a narrow screen: in equal
+    # columns they were cut ("Ablation grid (all f…") at 1024 px.
+    with st.container(horizontal=True, key="compare_variant_buttons"):
+        for trick in TRICKS:
+            # "with dropout", or "without dropout" where the baseline has it on.
+            what = toggle_trick(config, trick).name.rsplit(" · ", 1)[-1].replace("l2", "L2")
+            st.button(what, key=f"compare_toggle_{trick}",
                       on_click=_start, args=(baseline, lambda c, t=trick: [toggle_trick(c, t)]))
-    columns[-1].button("Ablation grid (all four)", key="compare_ablation", type="primary",
-                       icon=":material/grid_view:", width="stretch",
-                       on_click=_start, args=(baseline, lambda c: ablation_grid(c)[1:]),
-                       help="The four variants above at once; the baseline is this run.")
-    seeds, repeat, custom, go = st.columns([1.2, 1.6, 4, 1.2], vertical_alignment="bottom")
-    count = seeds.number_input("Seeds", min_value=2, max_value=MAX_SEEDS, value=3, step=1,
-                               key="compare_seed_count")
-    repeat.button(f"Repeat over {count} seeds", key="compare_repeat", icon=":material/casino:",
-                  width="stretch", on_click=_start,
-                  args=(baseline, lambda c: over_seeds(c, int(count))[1:]),
+        st.button("Ablation grid (all four)", key="compare_ablation", type="primary",
+                  icon=":material/grid_view:", on_click=_start,
+                  args=(baseline, lambda c: ablation_grid(c)[1:]),
+                  help="The four variants above at once; the baseline is this run.")
+    with st.container(horizontal=True, vertical_alignment="bottom", key="compare_more_variants"):
+        count = st.number_input("Seeds", min_value=2, max_value=MAX_SEEDS, value=3, step=1,
+                                key="compare_seed_count", width=110)
+        st.button(f"Repeat over {count} seeds", key="compare_repeat", icon=":material/casino:",
+                  on_click=_start, args=(baseline, lambda c: over_seeds(c, int(count))[1:]),
                   help="Starts the other seeds; this run is the first. Shows run-to-run noise.")
-    custom.text_input("Custom change", key="compare_custom",
+    with st.container(horizontal=True, vertical_alignment="bottom", key="compare_custom_row"):
+        st.text_input("Custom change", key="compare_custom",
                       placeholder="learning_rate=0.01, tricks.dropout_rate=0.3",
                       help="Dotted config fields, as the CLI's --set takes them.")
-    go.button("Start", key="compare_custom_start", icon=":material/play_arrow:", width="stretch",
-              on_click=_start_custom, args=(baseline,))
+        st.button("Start", key="compare_custom_start", icon=":material/play_arrow:",
+                  on_click=_start_custom, args=(baseline,))
 
 
 def stop_and_delete(selected: list[str], records: dict) -> None:
     """Stop the selected active runs; delete the selected runs after a confirmation."""
     active = [run for run in selected if records[run].is_active]
-    stop, delete, clear = st.columns(3)
-    stop.button(f"Stop {len(active)} active" if active else "Stop", key="compare_stop",
-                icon=":material/stop:", disabled=not active, width="stretch", on_click=_stop,
-                args=(active,))
-    delete.button(f"Delete {len(selected)} selected", key="compare_delete", icon=":material/delete:",
-                  disabled=not selected, width="stretch",
+    with st.container(horizontal=True, key="compare_selection_actions"):
+        st.button(f"Stop {len(active)} active" if active else "Stop", key="compare_stop",
+                  icon=":material/stop:", disabled=not active, on_click=_stop, args=(active,))
+        st.button(f"Delete {len(selected)} selected", key="compare_delete", icon=":material/delete:",
+                  disabled=not selected,
                   on_click=lambda: st.session_state.update({CONFIRM_DELETE: list(selected)}))
-    clear.button("Clear selection", key="compare_clear", icon=":material/deselect:",
-                 disabled=not selected, width="stretch", on_click=select, args=([],))
+        st.button("Clear selection", key="compare_clear", icon=":material/deselect:",
+                  disabled=not selected, on_click=select, args=([],))
     if st.session_state.get(CONFIRM_DELETE):
         _confirm_delete(st.session_state[CONFIRM_DELETE])
 

@@ -69,6 +69,12 @@ def runs_picker(records, table: pd.DataFrame) -> list[str]:
     select(selected)  # kept in order, without runs deleted meanwhile
     visible = list(shown["run"])
     _show_selection(selected, visible)
+    hidden = [run for run in selected if run not in visible]
+    note = f" ({len(hidden)} hidden by the filters)" if hidden else ""
+    # Between the filters and the table: the table's toolbar, which appears above its top
+    # right corner on hover, covered the Search box when the table came right after it.
+    st.caption(f"**{len(selected)}** of {len(records)} runs selected{note}. Tick rows to compare "
+               "them; click a column's header to sort.")
     st.dataframe(
         shown[list(COLUMNS)], key=TABLE, on_select="rerun", selection_mode="multi-row",
         hide_index=True, height=min(38 + 35 * max(len(shown), 3), 420), placeholder="—",
@@ -89,10 +95,6 @@ def runs_picker(records, table: pd.DataFrame) -> list[str]:
             "run": st.column_config.TextColumn("run id"),
         },
     )
-    hidden = [run for run in selected if run not in visible]
-    note = f" ({len(hidden)} hidden by the filters)" if hidden else ""
-    st.caption(f"**{len(selected)}** of {len(records)} runs selected{note}. Tick rows to compare "
-               "them; click a column's header to sort.")
     return selected
 
 

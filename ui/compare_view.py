@@ -53,7 +53,7 @@ def _live(selected: list[str], baseline: str, statuses: dict) -> None:
                "double-click to show it alone.")
     planned = max((config.get("epochs") or 0 for config in configs.values()), default=0)
     st.plotly_chart(compare_charts.curves_figure(curves, labels, colors, total_epochs=planned or None),
-                    key="compare_curves", config=PLOTLY_CONFIG)
+                    key="compare_curves", config=PLOTLY_CONFIG, theme=None)
 
     delta, gradients, hyperparameters, seeds = st.tabs(TABS, key="compare_tab", on_change="rerun")
     if delta.open:
@@ -66,7 +66,7 @@ def _live(selected: list[str], baseline: str, statuses: dict) -> None:
                 st.info("No gradient norms are recorded yet for these runs.")
             else:
                 st.plotly_chart(compare_charts.gradient_profiles_figure(profiles, labels, colors),
-                                key="compare_gradients", config=PLOTLY_CONFIG)
+                                key="compare_gradients", config=PLOTLY_CONFIG, theme=None)
                 st.caption("A line that climbs steeply from the first layers to the last is a "
                            "vanishing gradient; batch norm, ReLU and He initialization flatten it.")
     if hyperparameters.open:
@@ -120,8 +120,14 @@ def _delta(curves, baseline, labels, colors) -> None:
     except ValueError as error:
         st.info(str(error))
         return
+    if not table.notna().to_numpy().any():
+        # Variants still queued, or in their first epoch: nothing to subtract yet. An empty
+        # chart here had axes from -100% to +400% and an epoch -1.
+        st.info("The difference from the baseline appears when another run has finished its "
+                "first epoch.", icon=":material/hourglass_top:")
+        return
     st.plotly_chart(compare_charts.delta_figure(table, metric, labels, colors),
-                    key="compare_delta", config=PLOTLY_CONFIG)
+                    key="compare_delta", config=PLOTLY_CONFIG, theme=None)
 
 
 def _parallel_coordinates(records, curves, configs) -> None:
@@ -136,7 +142,7 @@ def _parallel_coordinates(records, curves, configs) -> None:
         st.info("The selected runs differ in no number, on/off or choice setting to draw an axis for.")
         return
     st.plotly_chart(compare_charts.parallel_coordinates(hyper, score), key="compare_parcoords",
-                    config=PLOTLY_CONFIG)
+                    config=PLOTLY_CONFIG, theme=None)
     st.caption("A line per run. Drag along an axis to keep only the runs in that range.")
 
 
@@ -150,7 +156,7 @@ def _seed_bands(records, curves) -> None:
                      for metric in ("val_loss", "val_accuracy")} for label, runs in groups.items()}
     colors = dict(zip(groups, compare_charts.PALETTE))
     st.plotly_chart(compare_charts.seed_bands_figure(bands, colors), key="compare_seeds",
-                    config=PLOTLY_CONFIG)
+                    config=PLOTLY_CONFIG, theme=None)
     st.caption("Mean ± one standard deviation over the seeds. A difference between two "
                "settings smaller than their bands may be noise.")
 

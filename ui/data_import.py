@@ -19,7 +19,7 @@ from cnnlab.data.image_folders import (
     scan_images,
 )
 from cnnlab.data.image_store import delete_stored, list_stored, suggest_name
-from cnnlab.settings import MIB, format_bytes, upload_limits
+from cnnlab.settings import MB, format_bytes, upload_limits
 
 SIZES = (16, 24, 32, 48, 64, 96, 128, 160, 192, 224, 256)
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
@@ -31,9 +31,13 @@ def escape(text: str) -> str:
 
 
 def effective_limits():
-    """The engine's limits, the upload cap lowered to Streamlit's `server.maxUploadSize` if less."""
+    """The engine's limits, the upload cap lowered to Streamlit's `server.maxUploadSize` if less.
+
+    Streamlit counts that option in MiB; read here in the lab's MB (a little lower), so the
+    cap the page states is the number the administrator set, in the unit every message uses.
+    """
     limits = upload_limits()
-    streamlit_cap = int(st.get_option("server.maxUploadSize")) * MIB
+    streamlit_cap = int(st.get_option("server.maxUploadSize")) * MB
     if streamlit_cap < limits.max_upload_bytes:
         from dataclasses import replace
 
@@ -147,7 +151,28 @@ def _import(scan, name, size, test_fraction, seed, channels) -> None:
     bar.empty()
     st.success(escape(f"Stored '{manifest.name}': {manifest.description()}"),
                icon=":material/check_circle:")
-    st.page_link("pages/1_Train.py", label=f"Train on {manifest.name}", icon=":material/play_arrow:")
+    train_button(manifest, key=f"data_train_imported_{manifest.name}")
+
+
+def train_button(manifest, *, key: str) -> None:
+    """A button to the Train page with this data set selected (and a batch size it fills).
+
+    Why a callback: the button just after an import is drawn only in the run that imported,
+    so on the click's rerun it is not drawn and would read False; a callback runs anyway.
+    `follow_train_link` (at the top of the page) then switches page.
+    """
+    st.button(f"Train on {manifest.name}", key=key, type="primary", icon=":material/play_arrow:",
+              on_click=st.session_state.__setitem__, args=("data_train_on", manifest.key))
+
+
+def follow_train_link() -> None:
+    """Open the Train page with the data set a "Train on ..." button chose, if one was pressed."""
+    dataset = st.session_state.pop("data_train_on", None)
+    if dataset is not None:
+        from ui.share_controls import forget_link
+
+        forget_link()  # load the link even if this session followed the same one before
+        st.switch_page("pages/1_Train.py", query_params={"dataset": dataset})
 
 
 def stored_section() -> None:
@@ -164,18 +189,21 @@ def stored_section() -> None:
             st.caption(escape(manifest.description()))
             if manifest.skipped_count:
                 st.caption(f"{manifest.skipped_count:,} files were skipped at import.")
-            if confirming == manifest.name:
+            if confirming != manifest.name:
+                with st.container(horizontal=True, key=f"data_actions_{manifest.name}"):
+                    train_button(manifest, key=f"data_train_{manifest.name}")
+                    if st.button("Delete", key=f"data_delete_{manifest.name}"):
+                        st.session_state["data_confirm_delete"] = manifest.name
+                        st.rerun()
+            else:
                 st.warning("Delete it? Runs that trained on it keep their results but cannot "
                            "be repeated.", icon=":material/warning:")
-                yes, no = st.columns(2)
-                if yes.button("Yes, delete", key=f"data_delete_yes_{manifest.name}", type="primary"):
-                    _delete(manifest.name)
-                if no.button("Cancel", key=f"data_delete_no_{manifest.name}"):
-                    st.session_state.pop("data_confirm_delete", None)
-                    st.rerun()
-            elif st.button("Delete", key=f"data_delete_{manifest.name}"):
-                st.session_state["data_confirm_delete"] = manifest.name
-                st.rerun()
+                with st.container(horizontal=True, key=f"data_confirm_{manifest.name}"):
+                    if st.button("Yes, delete", key=f"data_delete_yes_{manifest.name}", type="primary"):
+                        _delete(manifest.name)
+                    if st.button("Cancel", key=f"data_delete_no_{manifest.name}"):
+                        st.session_state.pop("data_confirm_delete", None)
+                        st.rerun()
 
 
 def _delete(name: str) -> None:

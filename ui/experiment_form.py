@@ -17,7 +17,6 @@ from cnnlab.compare import flatten
 from cnnlab.config import (
     ACTIVATIONS,
     DROPOUT_PLACEMENTS,
-    FILL_MODES,
     INITIALIZERS,
     MONITORS,
     NORM_POSITIONS,
@@ -30,14 +29,17 @@ from cnnlab.config import (
     OptimizerOptions,
     ScheduleConfig,
     Tricks,
-    field_bounds,
     field_help,
+    fitted_batch_size,
 )
 from cnnlab.data import DATASETS
 from cnnlab.models.backbones import is_backbone
 from cnnlab.models.registry import ARCHITECTURES
+from ui.augmentation_controls import augmentation_controls
+from ui.augmentation_controls import load_augmentation as load_augmentation_controls
 from ui.transfer_controls import transfer_controls
 
+AUGMENTATION_PREFIX = "train_augmentation_"
 # Select boxes show this for a field left at None (Streamlit shows None as "no choice").
 DEFAULT = "default"
 VARIANTS = ("Mini-batch", "Full batch", "Stochastic (batch size 1)")
@@ -55,6 +57,8 @@ def load_into_form(config: ExperimentConfig) -> None:
     """Set every widget of the form to `config`'s values (before the widgets are drawn)."""
     flat = flatten(config.to_dict())
     for name, value in flat.items():
+        if name.startswith("augmentation."):
+            continue  # a switch and a strength each: load_augmentation sets both
         if value is None and name in ("tricks.activation", "tricks.initializer"):
             value = DEFAULT
         st.session_state[f"train_{name.replace('.', '_')}"] = value
@@ -65,12 +69,12 @@ def load_into_form(config: ExperimentConfig) -> None:
     clipping = "by norm" if options.clipnorm else "by value" if options.clipvalue else "off"
     st.session_state["train_clipping"] = clipping
     st.session_state["train_clip_threshold"] = options.clipnorm or options.clipvalue or 1.0
+    load_augmentation(config.augmentation)
 
 
 def load_augmentation(augmentation: AugmentationConfig) -> None:
     """Set the form's augmentation widgets to a pipeline (one sent from the Augment page)."""
-    for name, value in dataclasses.asdict(augmentation).items():
-        st.session_state[f"train_augmentation_{name}"] = value
+    load_augmentation_controls(augmentation, AUGMENTATION_PREFIX)
 
 
 def _label(value) -> str:
@@ -97,24 +101,55 @@ def experiment_form() -> dict:
     with tabs[4]:
         values["schedule"] = _schedule_section(values)
     with tabs[5]:
-        values["augmentation"] = augmentation_controls("train_augmentation_")
+        st.caption("Switch transforms on and set their strength; the Augment page shows what "
+                   "they do to an image, with these same controls.")
+        geometry, colour = st.columns(2)
+        values["augmentation"] = augmentation_controls(
+            AUGMENTATION_PREFIX, containers={"Geometry": geometry, "Colour": colour, "Mixing": colour})
     return values
+
+
+def _fit_batch_size() -> None:
+    """After the data changed: a batch size the training set can fill, and a note saying so.
+
+    Why: a small imported data set (26 training images) cannot fill the default batch of
+    32, and a run of it would fail; `fitted_batch_size` picks one that can.
+    """
+    from cnnlab.data import planned_train_count
+
+    state = st.session_state
+    try:
+        count = planned_train_count(state["train_dataset"], train_size=int(state.get("train_train_size") or 0) or None,
+                                    validation_fraction=state.get("train_validation_fraction", 0.2))
+    except (KeyError, ValueError):
+        return  # the Train button says what is wrong
+    batch_size = int(state.get("train_batch_size") or 1)
+    fitted = fitted_batch_size(batch_size, count)
+    if fitted != batch_size:
+        state["train_batch_size"] = fitted
+        state["train_batch_note"] = (f"Batch size lowered from {batch_size} to {fitted}: this data "
+                                     f"set gives {count} training images.")
 
 
 def _data_section() -> dict:
     dataset = st.selectbox("Data set", list(DATASETS), format_func=lambda n: DATASETS[n].title,
-                           key="train_dataset", help=field_help(ExperimentConfig, "dataset"))
+                           key="train_dataset", help=field_help(ExperimentConfig, "dataset"),
+                           on_change=_fit_batch_size)
     info = DATASETS[dataset]
     st.caption(info.description + (" Downloads into Keras' cache on first use." if info.needs_download else ""))
+    if "train_batch_note" in st.session_state:
+        st.info(st.session_state.pop("train_batch_note"), icon=":material/tune:")
     train_size = st.number_input(
         "Training images (0 = all)", min_value=0, step=100, key="train_train_size",
-        help="Train on a subset to see overfitting, as with the lectures' 2,000 images.")
+        help="Train on a subset to see overfitting, as with the lectures' 2,000 images.",
+        on_change=_fit_batch_size)
     image_size = st.number_input(
         f"Image size in pixels (0 = the data set's {info.default_size})", min_value=0,
         max_value=256, step=4, key="train_image_size", help=field_help(ExperimentConfig, "image_size"))
     validation_fraction = st.slider("Validation fraction", 0.0, 0.5, step=0.05,
                                     key="train_validation_fraction",
-                                    help=field_help(ExperimentConfig, "validation_fraction"))
+                                    help=field_help(ExperimentConfig, "validation_fraction"),
+                                    on_change=_fit_batch_size)
     return {"dataset": dataset, "train_size": int(train_size) or None,
             "image_size": int(image_size) or None, "validation_fraction": validation_fraction}
 
@@ -189,8 +224,13 @@ def _optimizer_section(data: dict) -> dict:
     options = {}
     shown = optimizer_parameters(optimizer)
     columns = st.columns(2)
-    for index, name in enumerate(f.name for f in dataclasses.fields(OptimizerOptions)):
+    # Counted over the options shown only, so they fill the two columns in order (Beta 1,
+    # then Beta 2), rather than by their place among all the options.
+    drawn = (name for name in dataclasses.fields(OptimizerOptions) if name.name in shown)
+    place = {field.name: index for index, field in enumerate(drawn)}
+    for name in (f.name for f in dataclasses.fields(OptimizerOptions)):
         key = f"train_optimizer_options_{name}"
+        index = place.get(name, 0)
         if name not in shown:
             options[name] = st.session_state.get(key, getattr(OptimizerOptions(), name))
         elif name == "nesterov":
@@ -279,51 +319,7 @@ def _schedule_section(values: dict) -> dict:
         st.caption(schedule_formula(config))
         x, rates = preview(config, steps)
         st.plotly_chart(charts.schedule_figure(x, rates, title="Planned learning rate"),
-                        key="train_schedule_preview", config={"displaylogo": False})
+                        key="train_schedule_preview", config={"displaylogo": False}, theme=None)
     except ValueError as error:
         st.caption(f"No preview yet: {error}")
     return schedule
-
-
-def augmentation_controls(prefix: str) -> dict:
-    """Widgets for every augmentation option; returns the AugmentationConfig as a dict.
-
-    Args:
-        prefix: the widget-key prefix, so two pages can hold their own choices.
-    """
-    defaults = AugmentationConfig()
-    values = {}
-    geometric, photometric = st.columns(2)
-    steps = {  # slider step of each option; the range is the config's own
-        "rotation_range": (geometric, 5.0), "width_shift_range": (geometric, 0.05),
-        "height_shift_range": (geometric, 0.05), "shear_range": (geometric, 5.0),
-        "zoom_range": (geometric, 0.05), "brightness_range": (photometric, 0.05),
-        "contrast_range": (photometric, 0.05), "channel_shift_range": (photometric, 0.05),
-        "mixup_alpha": (photometric, 0.1), "cutmix_alpha": (photometric, 0.1),
-    }
-    for name, (column, step) in steps.items():
-        key = prefix + name
-        if key not in st.session_state:
-            st.session_state[key] = getattr(defaults, name)
-        bounds = field_bounds(AugmentationConfig, name)
-        high = bounds.get("maximum", bounds.get("below", 1.0) - step)
-        values[name] = column.slider(name.replace("_", " ").capitalize(), 0.0, float(high), step=step,
-                                     key=key, help=field_help(AugmentationConfig, name))
-    for name in ("horizontal_flip", "vertical_flip"):
-        key = prefix + name
-        if key not in st.session_state:
-            st.session_state[key] = getattr(defaults, name)
-        values[name] = geometric.toggle(name.replace("_", " ").capitalize(), key=key,
-                                        help=field_help(AugmentationConfig, name))
-    key = prefix + "crop_padding"
-    if key not in st.session_state:
-        st.session_state[key] = defaults.crop_padding
-    values["crop_padding"] = int(photometric.number_input(
-        "Random crop padding (pixels)", min_value=0, max_value=64, key=key,
-        help=field_help(AugmentationConfig, "crop_padding")))
-    key = prefix + "fill_mode"
-    if key not in st.session_state:
-        st.session_state[key] = defaults.fill_mode
-    values["fill_mode"] = geometric.selectbox("Fill mode", FILL_MODES, key=key,
-                                              help=field_help(AugmentationConfig, "fill_mode"))
-    return values

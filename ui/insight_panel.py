@@ -61,25 +61,24 @@ def show_insight(run_id: str, record, history, store) -> None:
 def _curves(run_id, record, history, steps_per_epoch, total_epochs) -> None:
     figure = charts.training_curves(history.epochs, history.batches, steps_per_epoch=steps_per_epoch,
                                     total_epochs=total_epochs)
-    st.plotly_chart(figure, key=f"train_curves_{run_id}", config=PLOTLY_CONFIG)
-    gap_column, rate_column = st.columns(2, gap="medium")
-    with gap_column:
-        metric = _kept(st.radio, "Generalization gap in", ["loss", "accuracy"], horizontal=True,
-                       key=f"train_gap_metric_{run_id}",
-                       help="How much worse validation is than training, shaded between the "
-                            "two curves: positive and growing means overfitting. The star is "
-                            "the best epoch (lowest validation loss, or early stopping's).")
-        final = record.final_metrics or {}
-        figure = insight_charts.generalization_gap(
-            history.epochs, metric=metric, best_epoch=_int_or_none(final.get("best_epoch")),
-            early_stopping_epoch=_int_or_none(final.get("early_stopping_epoch")),
-            total_epochs=total_epochs)
-        st.plotly_chart(figure, key=f"train_gap_{run_id}", config=PLOTLY_CONFIG)
-    with rate_column:
-        st.caption("The learning rate each batch used: a schedule's decay, a plateau's drops, "
-                   "the lower rate of fine-tuning.")
-        figure = insight_charts.learning_rate_figure(history.batches, steps_per_epoch=steps_per_epoch)
-        st.plotly_chart(figure, key=f"train_learning_rate_{run_id}", config=PLOTLY_CONFIG)
+    st.plotly_chart(figure, key=f"train_curves_{run_id}", config=PLOTLY_CONFIG, theme=None)
+    # One chart under the other, each the panel's full width: side by side, at 1024 px a
+    # chart was 140 px wide and its title cut.
+    metric = _kept(st.radio, "Generalization gap in", ["loss", "accuracy"], horizontal=True,
+                   key=f"train_gap_metric_{run_id}",
+                   help="How much worse validation is than training, shaded between the "
+                        "two curves: positive and growing means overfitting. The star is "
+                        "the best epoch (lowest validation loss, or early stopping's).")
+    final = record.final_metrics or {}
+    figure = insight_charts.generalization_gap(
+        history.epochs, metric=metric, best_epoch=_int_or_none(final.get("best_epoch")),
+        early_stopping_epoch=_int_or_none(final.get("early_stopping_epoch")),
+        total_epochs=total_epochs)
+    st.plotly_chart(figure, key=f"train_gap_{run_id}", config=PLOTLY_CONFIG, theme=None)
+    st.caption("The learning rate each batch used: a schedule's decay, a plateau's drops, "
+               "the lower rate of fine-tuning.")
+    figure = insight_charts.learning_rate_figure(history.batches, steps_per_epoch=steps_per_epoch)
+    st.plotly_chart(figure, key=f"train_learning_rate_{run_id}", config=PLOTLY_CONFIG, theme=None)
 
 
 def _gradients(run_id, history, steps_per_epoch, total_epochs) -> None:
@@ -98,18 +97,17 @@ def _gradients(run_id, history, steps_per_epoch, total_epochs) -> None:
                "stay dark near the input while the output is bright: vanishing gradients.")
     st.plotly_chart(
         insight_charts.layer_heatmap(table, kind=kind, steps_per_epoch=steps_per_epoch),
-        key=f"train_layer_heatmap_{run_id}", config=PLOTLY_CONFIG)
-    bars, ratio = st.columns(2, gap="medium")
-    bars.plotly_chart(insight_charts.latest_layer_bars(table, kind=kind),
-                      key=f"train_layer_bars_{run_id}", config=PLOTLY_CONFIG)
-    ratio.plotly_chart(
+        key=f"train_layer_heatmap_{run_id}", config=PLOTLY_CONFIG, theme=None)
+    st.plotly_chart(insight_charts.latest_layer_bars(table, kind=kind),
+                    key=f"train_layer_bars_{run_id}", config=PLOTLY_CONFIG, theme=None)
+    st.plotly_chart(
         insight_charts.gradient_ratio_figure(first_to_last_ratio(grads), steps_per_epoch=steps_per_epoch,
                                              total_epochs=total_epochs),
-        key=f"train_gradient_ratio_{run_id}", config=PLOTLY_CONFIG)
+        key=f"train_gradient_ratio_{run_id}", config=PLOTLY_CONFIG, theme=None)
     dead = history.layer_table("dead_fraction")
     if not dead.empty:
         st.plotly_chart(insight_charts.dead_relu_figure(dead), key=f"train_dead_relu_{run_id}",
-                        config=PLOTLY_CONFIG)
+                        config=PLOTLY_CONFIG, theme=None)
 
 
 def _confusion(run_id, record, store) -> None:
@@ -129,11 +127,14 @@ def _confusion(run_id, record, store) -> None:
     names = [str(name) for name in data.class_names] if data is not None else [str(i) for i in range(num_classes)]
     matrix = insight.confusion(labels, probabilities, num_classes)
 
-    scores = st.columns(3)
-    scores[0].metric("Top-1 accuracy", f"{insight.top_k_accuracy(labels, probabilities, 1):.1%}")
-    if num_classes > 5:
-        scores[1].metric("Top-5 accuracy", f"{insight.top_k_accuracy(labels, probabilities, 5):.1%}")
-    scores[2].metric("Validation images", f"{len(labels):,}")
+    # Each metric as wide as its text, wrapping to a new row rather than cutting a label.
+    with st.container(horizontal=True, gap="large", key=f"train_confusion_scores_{run_id}"):
+        st.metric("Top-1 accuracy", f"{insight.top_k_accuracy(labels, probabilities, 1):.1%}",
+                  width="content")
+        if num_classes > 5:
+            st.metric("Top-5 accuracy", f"{insight.top_k_accuracy(labels, probabilities, 5):.1%}",
+                      width="content")
+        st.metric("Validation images", f"{len(labels):,}", width="content")
 
     true_key, predicted_key = f"train_confusion_true_{run_id}", f"train_confusion_predicted_{run_id}"
     _restore(true_key)
@@ -146,7 +147,7 @@ def _confusion(run_id, record, store) -> None:
     selected = (st.session_state[true_key], st.session_state[predicted_key])
     figure = insight_charts.confusion_figure(
         matrix, names, title=f"Validation set after epoch {epoch}", selected=selected)
-    st.plotly_chart(figure, key=chart_key, config=PLOTLY_CONFIG, selection_mode="points",
+    st.plotly_chart(figure, key=chart_key, config=PLOTLY_CONFIG, theme=None, selection_mode="points",
                     on_select=functools.partial(_cell_clicked, chart_key, true_key, predicted_key, names))
     choose_true, choose_predicted, _ = st.columns([1, 1, 2])
     with choose_true:

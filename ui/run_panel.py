@@ -41,31 +41,28 @@ def _panel(run_id: str, was_active: bool) -> None:
     history = _history(run_id)
     history.update(manager.store)
 
-    title, stop = st.columns([5, 1], vertical_alignment="center")
     icon = STATUS_ICONS.get(record.status, "")
-    title.subheader(f"{icon} {record.name}")
-    title.caption(f"Run `{run_id}` · status **{record.status}** · device {record.device or '—'}")
     mine = may_modify(record, current_session(), teacher=is_teacher())
-    if record.is_active and mine and stop.button(
-            "Stop", key=f"train_stop_{run_id}", icon=":material/stop:", type="primary",
-            width="stretch"):
-        manager.stop(run_id)
-        st.toast("Stopping after this batch...")
-    elif record.is_active and not mine:
-        stop.caption(f"Started by {record.session or 'the command line'}")
-    elif not record.is_active:
-        # Built only when clicked: a bundle holds the model and every metric row.
-        stop.download_button(
-            "Export", data=lambda: export_run(manager.store, run_id), file_name=f"{run_id}.zip",
-            mime="application/zip", key=f"train_export_{run_id}", icon=":material/download:",
-            on_click="ignore", width="stretch",
-            help="config.json, metrics.csv, model.keras and train.py, a script that "
-                 "reproduces the run with Keras alone")
+    # The title has the row to itself, so a long name wraps instead of squeezing the button;
+    # Stop sits under it, at its text's width.
+    st.subheader(f"{icon} {record.name}")
+    with st.container(horizontal=True, vertical_alignment="center", gap="medium",
+                      key=f"train_run_header_{run_id}"):
+        st.caption(f"Run `{run_id}` · status **{record.status}** · device {record.device or '—'}",
+                   width="content")
+        if record.is_active and mine and st.button(
+                "Stop", key=f"train_stop_{run_id}", icon=":material/stop:", type="primary"):
+            manager.stop(run_id)
+            st.toast("Stopping after this batch...")
+        elif record.is_active and not mine:
+            st.caption(f"Started by {record.session or 'the command line'}", width="content")
 
     _progress(record)
     if record.error:
         (st.warning if record.status == "diverged" else st.error)(record.error)
     _final_metrics(record)
+    if not record.is_active:
+        _export(manager, run_id)
     show_alerts(history, record)
     show_insight(run_id, record, history, manager.store)
 
@@ -104,8 +101,26 @@ def _final_metrics(record) -> None:
     ]
     present = [(label, final[key]) for label, key in shown if key in final]
     duration = record.duration_s
-    columns = st.columns(len(present) + 1)
-    for column, (label, value) in zip(columns, present):
-        column.metric(label, f"{value:.1%}" if "accuracy" in label.lower() else f"{value:.3f}")
-    if duration is not None:
-        columns[-1].metric("Duration", f"{duration:.0f} s")
+    # Each metric as wide as its label and value; a narrow screen wraps them to a second row
+    # where equal columns cut them to "Valid… 9…".
+    with st.container(horizontal=True, gap="large", key=f"train_final_metrics_{record.run_id}"):
+        for label, value in present:
+            st.metric(label, f"{value:.1%}" if "accuracy" in label.lower() else f"{value:.3f}",
+                      width="content")
+        if duration is not None:
+            st.metric("Duration", f"{duration:.0f} s", width="content")
+
+
+def _export(manager, run_id: str) -> None:
+    """The Export button, and what the bundle holds said beside it rather than in a tooltip:
+    a tooltip popped up over the run's title when the button appeared under the pointer
+    where Stop had been."""
+    with st.container(horizontal=True, vertical_alignment="center", gap="medium",
+                      key=f"train_export_row_{run_id}"):
+        # Built only when clicked: a bundle holds the model and every metric row.
+        st.download_button(
+            "Export", data=lambda: export_run(manager.store, run_id), file_name=f"{run_id}.zip",
+            mime="application/zip", key=f"train_export_{run_id}", icon=":material/download:",
+            on_click="ignore")
+        st.caption("config.json, metrics.csv, model.keras and train.py, which trains the run "
+                   "again with Keras alone", width="content")

@@ -1,0 +1,102 @@
+"""The augmentation controls, one table drawn by both the Train form and the Augment page.
+
+Why one table: the two pages once labelled the same option differently ("Rotation
+(degrees)" against "Rotation range"), so a student could not tell that a setting shown on
+one was the one set on the other. Each transform is a switch and, beside it, a slider for
+its strength (greyed out while the switch is off), so switching one on gives a sensible
+strength at once rather than a slider to drag off zero.
+
+Widget keys: `<prefix><field>` for the strength (and for the flips' switches) and
+`<prefix><field>_on` for a transform's switch, so each page keeps its own choices.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import streamlit as st
+
+from cnnlab.config import FILL_MODES, AugmentationConfig, field_help
+
+# (field, label, slider minimum, maximum, step, strength when first switched on, format),
+# by group, in the order the pipeline applies them (cnnlab.augment).
+TRANSFORMS = {
+    "Geometry": (
+        ("rotation_range", "Rotation (degrees)", 1.0, 180.0, 1.0, 20.0, "%g°"),
+        ("width_shift_range", "Horizontal shift (fraction of width)", 0.01, 1.0, 0.01, 0.1, "%.2f"),
+        ("height_shift_range", "Vertical shift (fraction of height)", 0.01, 1.0, 0.01, 0.1, "%.2f"),
+        ("shear_range", "Shear (degrees)", 1.0, 80.0, 1.0, 15.0, "%g°"),
+        ("zoom_range", "Zoom in or out (fraction)", 0.01, 0.95, 0.01, 0.2, "%.2f"),
+        ("crop_padding", "Random crop (padding in pixels)", 1, 64, 1, 4, "%d px"),
+    ),
+    "Colour": (
+        ("brightness_range", "Brightness (fraction)", 0.01, 1.0, 0.01, 0.2, "%.2f"),
+        ("contrast_range", "Contrast (fraction)", 0.01, 1.0, 0.01, 0.3, "%.2f"),
+        ("channel_shift_range", "Channel shift (0-1 scale)", 0.01, 1.0, 0.01, 0.1, "%.2f"),
+    ),
+    "Mixing": (
+        ("mixup_alpha", "MixUp (alpha)", 0.05, 10.0, 0.05, 0.4, "%.2f"),
+        ("cutmix_alpha", "CutMix (alpha)", 0.05, 10.0, 0.05, 1.0, "%.2f"),
+    ),
+}
+FLIPS = (("horizontal_flip", "Horizontal flip"), ("vertical_flip", "Vertical flip"))
+FILL_MODE_LABEL = "Fill mode"
+FILL_MODE_HELP = (field_help(AugmentationConfig, "fill_mode") + " constant: black; nearest: repeat "
+                  "the edge; reflect: mirror; wrap: the opposite edge.")
+GROUP_NOTES = {"Mixing": "Blends whole batches, labels too."}
+
+
+def _rows():
+    return [row for rows in TRANSFORMS.values() for row in rows]
+
+
+def widget_values(augmentation: AugmentationConfig, prefix: str) -> dict:
+    """The widget states that show `augmentation`: {widget key: value}."""
+    values = {f"{prefix}{field}": getattr(augmentation, field) for field, _ in FLIPS}
+    for field, _, low, high, _, strength, _ in _rows():
+        value = getattr(augmentation, field)
+        values[f"{prefix}{field}_on"] = bool(value)
+        # Off, the slider keeps the strength switching on will give; on, the value itself.
+        values[f"{prefix}{field}"] = type(strength)(min(max(value, low), high)) if value else strength
+    values[f"{prefix}fill_mode"] = augmentation.fill_mode
+    return values
+
+
+def load_augmentation(augmentation: AugmentationConfig, prefix: str) -> None:
+    """Set the controls of `prefix` to `augmentation` (before they are drawn)."""
+    st.session_state.update(widget_values(augmentation, prefix))
+
+
+def augmentation_controls(prefix: str, initial: AugmentationConfig | None = None, *,
+                          containers: dict | None = None) -> dict:
+    """Draw every augmentation control; return the values as an AugmentationConfig dict.
+
+    Args:
+        prefix: the widget-key prefix, so each page holds its own choices.
+        initial: what controls drawn for the first time show (default: all off).
+        containers: {group: where to draw it} for "Geometry", "Colour" and "Mixing"
+            (default: one under the other here, each with its heading).
+    """
+    for key, value in widget_values(initial or AugmentationConfig(), prefix).items():
+        st.session_state.setdefault(key, value)
+    values = {}
+    for group, rows in TRANSFORMS.items():
+        where = (containers or {}).get(group)
+        with where if where is not None else st.container():
+            st.markdown(f"**{group}**")
+            if group in GROUP_NOTES:
+                st.caption(GROUP_NOTES[group])
+            if group == "Geometry":
+                for field, label in FLIPS:
+                    values[field] = st.toggle(label, key=f"{prefix}{field}",
+                                              help=field_help(AugmentationConfig, field))
+            for field, label, low, high, step, _, fmt in rows:
+                on = st.toggle(label, key=f"{prefix}{field}_on", help=field_help(AugmentationConfig, field))
+                amount = st.slider(label, low, high, step=step, format=fmt, key=f"{prefix}{field}",
+                                   disabled=not on, label_visibility="collapsed")
+                values[field] = amount if on else type(amount)(0)
+            if group == "Geometry":
+                values["fill_mode"] = st.selectbox(FILL_MODE_LABEL, FILL_MODES, key=f"{prefix}fill_mode",
+                                                   help=FILL_MODE_HELP)
+    assert set(values) == {f.name for f in dataclasses.fields(AugmentationConfig)}, "a control per field"
+    return values
