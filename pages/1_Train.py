@@ -16,8 +16,9 @@ from ui.share_controls import linked_config, share_and_import
 
 page_setup("Train")
 st.title("Train")
-st.caption(f"Runs train in the background on **{device_name()}**; leave or reload this page "
-           "and the run goes on.")
+device = device_name()  # None while TensorFlow still loads in the background
+st.caption(f"Runs train in the background{f' on **{device}**' if device else ''}; leave or "
+           "reload this page and the run goes on.")
 
 # Streamlit forgets the widgets of a page one leaves: coming back, the form is refilled
 # from a shared link or else the last draft. Then a config to start from, or a pipeline
@@ -47,9 +48,10 @@ def _start(config: ExperimentConfig) -> bool:
 
 
 form_column, run_column = st.columns([2, 3], gap="large")
+later = []  # the form's parts that need TensorFlow, drawn once the run panel is
 with form_column:
     with st.container(border=True):
-        values = experiment_form()
+        values = experiment_form(later)
         draft = None
         try:
             draft = st.session_state["train_draft"] = ExperimentConfig.from_dict(values)
@@ -83,3 +85,5 @@ with run_column:
         show_run(attached)
     else:
         st.info("No run yet: choose the settings and press **Train**.")
+for draw in later:
+    draw()

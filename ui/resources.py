@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
+import threading
 
 import streamlit as st
 
@@ -68,15 +69,30 @@ def store_error_message(error: Exception) -> str:
     return "The lab's run store is busy; try again in a moment."
 
 
-@st.cache_resource(show_spinner="Starting TensorFlow...")
-def device_name() -> str:
+def _load_tensorflow() -> None:
     from cnnlab.training.device import configure_tensorflow
 
-    name = configure_tensorflow()
+    configure_tensorflow()
     # TensorFlow's and Keras' many long-lived objects made every full collection take
     # 0.25-0.75 s; frozen, collections skip them.
     gc.freeze()
-    return name
+
+
+# TensorFlow loads in the background from the moment the first page imports this module:
+# pages that need it (the model summary, a submit's memory estimate) find it loaded, or
+# wait for the import only where they use it, while the rest of every page is drawn. It
+# took 5 to 20 s on two cores, which every first page waited for when it loaded in the
+# page's own thread.
+_tensorflow_loader = threading.Thread(target=_load_tensorflow, name="cnnlab-load-tensorflow",
+                                      daemon=True)
+_tensorflow_loader.start()
+
+
+def device_name() -> str | None:
+    """The device runs train on ("CPU" or the GPU's name), or None while TensorFlow loads."""
+    from cnnlab.training.device import configure_tensorflow, tensorflow_ready
+
+    return configure_tensorflow() if tensorflow_ready() else None
 
 
 STATUS_ICONS = {
