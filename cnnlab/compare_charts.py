@@ -121,6 +121,7 @@ def curves_figure(curves: Mapping[str, pd.DataFrame], labels: Mapping[str, str],
                     "x": x, "y": curve[metric].to_numpy(dtype=float), "name": label,
                     "legendgroup": run, "showlegend": not shown, "mode": mode,
                     "line": {"color": color, "width": 3, "dash": dash}, "marker": {"size": 7},
+                    "cliponaxis": False,  # whole markers at epoch 0 and the last epoch
                     "hovertemplate": f"{label}<br>epoch %{{x}}<br>{what} %{{y:.4g}}<extra></extra>",
                 }))
                 shown = True

@@ -254,10 +254,12 @@ def generalization_gap(epochs: pd.DataFrame, *, metric: str = "loss", best_epoch
         x = frame.index.to_numpy()
         train, val = frame[metric].to_numpy(dtype=float), frame[validation].to_numpy(dtype=float)
         traces.append(go.Scatter(x=x, y=train, name=f"train {metric}", mode="lines+markers",
-                                 line={"color": TRAIN_COLOR, "width": 3}, marker={"size": 8}))
+                                 line={"color": TRAIN_COLOR, "width": 3}, marker={"size": 8},
+                                 cliponaxis=False))
         # Filled to the trace before it: the band is the gap, whichever curve is on top.
         traces.append(go.Scatter(x=x, y=val, name=f"validation {metric}", mode="lines+markers",
                                  line={"color": VAL_COLOR, "width": 3}, marker={"size": 8},
+                                 cliponaxis=False,
                                  fill="tonexty", fillcolor=GAP_FILL))
         title = f"Generalization gap: {gap_text(metric, train[-1], val[-1])}"
         if best_epoch is None and "val_loss" in epochs and epochs["val_loss"].notna().any():

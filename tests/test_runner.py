@@ -94,6 +94,25 @@ def test_a_queued_run_can_be_stopped_before_it_starts(store, tiny_config):
         manager.shutdown(timeout=60)
 
 
+def test_queued_runs_record_their_place_in_the_queue(store, tiny_config):
+    """Every reader of the store sees where a waiting run stands (cnnlab.training.status)."""
+    manager = JobManager(store, max_concurrent=1)
+    try:
+        first = manager.submit(tiny_config.with_overrides({"epochs": 200}))
+        waiting = [manager.submit(tiny_config.with_overrides({"seed": seed})) for seed in (1, 2, 3)]
+        places = [store.get_run(run_id).progress for run_id in waiting]
+        assert places == [{"stage": "queued", "position": n, "queued": 3, "slots": 1} for n in (1, 2, 3)]
+        assert manager.stop(waiting[0])  # a stop in the queue moves the others up, at once
+        assert store.get_run(waiting[0]).status == "stopped"
+        assert [store.get_run(run_id).progress["position"] for run_id in waiting[1:]] == [1, 2]
+        for run_id in (*waiting[1:], first):
+            manager.stop(run_id)
+        assert [manager.wait(run_id, timeout=300).status for run_id in (first, *waiting)] == \
+            ["stopped"] * 4
+    finally:
+        manager.shutdown(timeout=60)
+
+
 def test_runs_past_the_limit_queue_and_then_run(store, tiny_config):
     manager = JobManager(store, max_concurrent=1)
     try:

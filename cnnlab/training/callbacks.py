@@ -50,15 +50,17 @@ class StoreCallback(keras.callbacks.Callback):
         batch_size: images per batch, for throughput.
         stop_event: set by the job manager to stop within one batch.
         flush_interval_s: longest time rows wait in the buffer (default 0.25 s).
+        rows_written: rows the run wrote before this callback (its untrained point), so
+            the count kept in the progress is the run's whole (default 0).
 
     Attributes:
         failed_flushes: writes the store refused and that were retried later.
-        rows_written: metric rows this callback has written (also kept in the progress).
+        rows_written: metric rows the run has written (also kept in the progress).
     """
 
     def __init__(self, store, run_id: str, *, epochs: int, steps_per_epoch: int,
                  batch_size: int, stop_event: threading.Event | None = None,
-                 flush_interval_s: float = 0.25):
+                 flush_interval_s: float = 0.25, rows_written: int = 0):
         super().__init__()
         self.store = store
         self.run_id = run_id
@@ -71,7 +73,7 @@ class StoreCallback(keras.callbacks.Callback):
         self.stopped = False
         self.last_epoch_logs: dict = {}
         self.failed_flushes = 0
-        self.rows_written = 0
+        self.rows_written = rows_written
         self._rows: list[tuple[int, int, str, float]] = []
         self._failing_since: float | None = None
         self._epoch = 0
@@ -156,10 +158,16 @@ class StoreCallback(keras.callbacks.Callback):
         if done > 1 and self._first_batch_end is not None:
             eta = (now - self._first_batch_end) / (done - 1) * (total - done)
         return {
-            "epoch": self._epoch, "epochs": self.epochs, "step": self._step,
+            "stage": "training", "epoch": self._epoch, "epochs": self.epochs, "step": self._step,
             "steps_per_epoch": self.steps_per_epoch, "fraction": done / total if total else 0.0,
             "elapsed_s": elapsed, "eta_s": eta,
         }
+
+    def stage_progress(self, stage: str) -> dict:
+        """The progress as it stands, in another stage (the final evaluation, saving), with
+        the row counters kept (benchmarks/soak.py checks the stored rows against them)."""
+        return {**self.progress(), "stage": stage, "rows_written": self.rows_written,
+                "failed_flushes": self.failed_flushes}
 
     def _flush(self, *, final: bool = False) -> None:
         """Write the buffered rows and the progress in one transaction.

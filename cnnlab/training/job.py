@@ -236,8 +236,9 @@ def _train(store, run_id, config, stop_event):
         # The first point of the curves, long before the first step has been traced.
         # Measured on `built` (the same layers and weights as `model`, called as it was
         # built); it draws no random number, so it may come before the pipeline's seeds.
-        store.add_metrics_and_progress(run_id, untrained_rows(built, data),
-                                       {"stage": "first_step"})
+        untrained = untrained_rows(built, data)
+        store.add_metrics_and_progress(run_id, untrained,
+                                       {"stage": "first_step", "rows_written": len(untrained)})
         train = make_training_dataset(
             data.x_train, data.y_train, num_classes=data.num_classes, batch_size=config.batch_size,
             augmentation=config.augmentation, seed=config.seed)
@@ -249,7 +250,8 @@ def _train(store, run_id, config, stop_event):
         validation = make_eval_dataset(data.x_val, data.y_val, num_classes=data.num_classes,
                                        batch_size=evaluation)
     recorder = StoreCallback(store, run_id, epochs=config.epochs, steps_per_epoch=steps,
-                             batch_size=config.batch_size, stop_event=stop_event)
+                             batch_size=config.batch_size, stop_event=stop_event,
+                             rows_written=len(untrained))
     # The insight callback validates each epoch itself (see its module) and comes first.
     insight = InsightCallback(
         recorder, validation=None if validation is None else (validation, data.y_val),
@@ -266,8 +268,8 @@ def _train(store, run_id, config, stop_event):
             break
         if done < phase.initial_epoch:
             phase = dataclasses.replace(phase, initial_epoch=done)
-        if len(phases) > 1:
-            store.add_metrics(run_id, [(phase.initial_epoch + 1, 0, PHASE_METRIC, phase.number)])
+        if len(phases) > 1:  # written with the phase's first rows, and counted with them
+            recorder.add_rows([(phase.initial_epoch + 1, 0, PHASE_METRIC, phase.number)])
         # Trainable flags change between phases, and Keras collects the trainable weights
         # when it compiles: each phase compiles, with a fresh optimizer at the phase's rate.
         phase.apply(model)
@@ -309,7 +311,7 @@ def _train(store, run_id, config, stop_event):
         final["best_epoch"] = early.best_epoch + 1
         if early.stopped_epoch:
             final["early_stopping_epoch"] = early.stopped_epoch + 1
-    store.update_progress(run_id, {**recorder.progress(), "stage": "evaluating"})
+    store.update_progress(run_id, recorder.stage_progress("evaluating"))
     if validation is not None and early is not None and early.restore_best_weights:
         # The weights kept may be the best epoch's rather than the last's: measure them.
         val_loss, val_accuracy = _evaluate(model, validation, data.y_val)
@@ -319,7 +321,7 @@ def _train(store, run_id, config, stop_event):
                              batch_size=evaluation)
     test_loss, test_accuracy = _evaluate(model, test, data.y_test)
     final.update(test_loss=test_loss, test_accuracy=test_accuracy)
-    store.update_progress(run_id, {**recorder.progress(), "stage": "saving"})
+    store.update_progress(run_id, recorder.stage_progress("saving"))
     _save_model(store, run_id, model)
     return "completed", final, None
 
