@@ -14,11 +14,13 @@ Where the time goes, from the store's own clocks (the server and its workers wri
   first_row_s     -> its first metric row is stored (data, model, the first point)
   page_s          -> the point is drawn in the page (the page's poll, its rerun, Plotly)
 Also `train_button_s`: the page opened to its Train button enabled (cold server), and
-`page_idle_s`: to the page's script having finished (the app's script state "notRunning").
+`page_idle_s`: to the page's script having finished (the app's script state "notRunning");
+`warm_train_button_s` and `warm_page_idle_s`: the same for a new tab on the warm server.
 
 Keys of the last line: `click_to_first_point_s` (the warm median, the figure the issue
 targets), `cold_click_to_first_point_s`, `warm_s` (each warm run), `train_button_s`,
-`page_idle_s`, `breakdown_cold` and `breakdown_warm` (the median of each part above),
+`page_idle_s`, `warm_train_button_s`, `warm_page_idle_s`, `breakdown_cold` and
+`breakdown_warm` (the median of each part above),
 `load_avg_1m`, `target_s`, `met`.
 Target (issue 12): warm `click_to_first_point_s` <= 3 s on a quiet 2-core machine.
 
@@ -134,12 +136,21 @@ def main() -> None:
             for _ in range(repeats):
                 warm.append(one_run(page, store, previous))
                 previous = warm[-1]["run_id"]
+            # A new tab (a new session) on the warm server, with no run of its own.
+            tab = page.context.browser.new_page(viewport={"width": 1280, "height": 900})
+            opened_warm = time.time()
+            tab.goto(f"{url}/Train")
+            _, warm_button = probe_until(tab, lambda s: s["train"], "the Train button (warm)")
+            _, warm_idle = probe_until(tab, lambda s: s["train"] and not s["running"],
+                                       "an idle page (warm)")
+            tab.close()
         store.close()
     load_after = os.getloadavg()[0]
 
     parts = ("submit_s", "start_s", "first_row_s", "page_s")
     print(f"{os.cpu_count()} CPUs, load average {load_before:.1f} before, {load_after:.1f} after")
-    print(f"page opened -> Train button enabled {button - opened:.2f} s, -> idle {idle - opened:.2f} s")
+    print(f"page opened -> Train button enabled {button - opened:.2f} s, -> idle {idle - opened:.2f} s"
+          f" (cold server); {warm_button - opened_warm:.2f} s, {warm_idle - opened_warm:.2f} s (warm)")
     print(f"{'run':<6} {'total':>7} " + " ".join(f"{p[:-2]:>10}" for p in parts))
     for label, run in [("cold", cold)] + [(f"warm{i + 1}", r) for i, r in enumerate(warm)]:
         print(f"{label:<6} {run['total_s']:7.2f} " + " ".join(f"{run[p]:10.2f}" for p in parts))
@@ -152,6 +163,8 @@ def main() -> None:
         "warm_s": [round(run["total_s"], 3) for run in warm],
         "train_button_s": round(button - opened, 3),
         "page_idle_s": round(idle - opened, 3),
+        "warm_train_button_s": round(warm_button - opened_warm, 3),
+        "warm_page_idle_s": round(warm_idle - opened_warm, 3),
         "breakdown_cold": {p: round(cold[p], 3) for p in parts},
         "breakdown_warm": {p: _median(warm, p) for p in parts},
         "load_avg_1m": [round(load_before, 2), round(load_after, 2)],

@@ -353,12 +353,17 @@ def untrained_rows(model, data) -> list[tuple[int, int, str, float]]:
             continue
         images, labels = images[:UNTRAINED_SAMPLES], labels[:UNTRAINED_SAMPLES]
         probabilities = np.concatenate([
-            np.asarray(model(images[start:start + UNTRAINED_CHUNK], training=False))
+            np.asarray(_prediction(model(images[start:start + UNTRAINED_CHUNK], training=False)))
             for start in range(0, len(images), UNTRAINED_CHUNK)]).astype("float64")
         logs = validation_logs(model, labels, probabilities)
         rows += [(0, 0, f"{prefix}loss", logs["val_loss"]),
                  (0, 0, f"{prefix}accuracy", logs["val_accuracy"])]
     return rows
+
+
+def _prediction(outputs):
+    """The model's prediction; auxiliary heads' outputs (inception_aux) come after it."""
+    return outputs[0] if isinstance(outputs, (list, tuple)) else outputs
 
 
 def _evaluate(model, dataset, labels) -> tuple[float, float]:

@@ -179,6 +179,10 @@ class JobManager:
         """The worker processes' ids with "process" isolation; [] with threads."""
         return self._executor.pids()
 
+    def ready_workers(self) -> int:
+        """Idle workers that have loaded TensorFlow (with threads: 0; for benchmarks)."""
+        return self._executor.ready_idle()
+
     def shutdown(self, timeout: float | None = None) -> None:
         """Stop every queued and training run and wait for them (and workers) to end."""
         with self._lock:
@@ -274,6 +278,9 @@ class _ThreadExecutor:
 
     def pids(self) -> list[int]:
         return []
+
+    def ready_idle(self) -> int:
+        return 0
 
     def shutdown(self, timeout: float | None = None) -> None:
         """Nothing to do: the manager has waited for the runs' threads."""

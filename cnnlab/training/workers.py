@@ -124,6 +124,11 @@ class ProcessExecutor:
         with self._lock:
             return [worker.process.pid for worker in self._workers]
 
+    def ready_idle(self) -> int:
+        """How many workers are idle with TensorFlow loaded."""
+        with self._lock:
+            return sum(w.run_id is None and w.ready.is_set() for w in self._workers)
+
     def shutdown(self, timeout: float | None = None) -> None:
         """Ask every worker to exit after its run (the manager has stopped the runs)."""
         with self._lock:
