@@ -78,14 +78,24 @@ def _load_tensorflow() -> None:
     gc.freeze()
 
 
-# TensorFlow loads in the background from the moment the first page imports this module:
-# pages that need it (the model summary, a submit's memory estimate) find it loaded, or
-# wait for the import only where they use it, while the rest of every page is drawn. It
-# took 5 to 20 s on two cores, which every first page waited for when it loaded in the
-# page's own thread.
 _tensorflow_loader = threading.Thread(target=_load_tensorflow, name="cnnlab-load-tensorflow",
                                       daemon=True)
-_tensorflow_loader.start()
+_loader_guard = threading.Lock()
+
+
+def load_tensorflow_soon() -> None:
+    """Start loading TensorFlow in the background, once per server (`page_setup` calls it).
+
+    Why in the background, and only once a page's modules are imported: importing
+    TensorFlow took 5 to 20 s on two cores, which the first page waited for when it loaded
+    in the page's own thread; and a loading thread started as the first page began slowed
+    that page's own imports threefold (2.5 s to 7.6 s: both want the interpreter's lock).
+    Pages that need it (the Train form's model summary, a submit's memory estimate) wait
+    for it only where they use it, after the Train button is drawn.
+    """
+    with _loader_guard:
+        if not _tensorflow_loader.is_alive() and not _tensorflow_loader.ident:
+            _tensorflow_loader.start()
 
 
 def device_name() -> str | None:

@@ -1,10 +1,10 @@
 """The live view of one run: status, progress, Stop, health alerts and the insight tabs.
 
 It polls the store once a second from a fragment while the run is active, fetching only
-new metric rows, and stops polling (a full rerun) when the run ends. Until the run's first
-point is stored (its untrained loss, written as soon as its model is built) it polls four
-times a second, so the point shows the moment it exists; then one full rerun sets the
-pace back to once a second. The alerts and the tabs (ui/insight_panel.py) are drawn
+new metric rows, and stops polling (a full rerun) when the run ends. From the moment the
+run leaves the queue until its first point is stored (its untrained loss, written as soon
+as its model is built) it polls four times a second, so the point shows the moment it
+exists; then one full rerun sets the pace back to once a second. The alerts and the tabs (ui/insight_panel.py) are drawn
 inside the same fragment, so they follow the run too.
 """
 
@@ -34,13 +34,21 @@ def show_run(run_id: str) -> None:
         return
     history = _history(run_id)
     history.update(store)
-    waiting = record.is_active and not history.last_id
-    interval = (FIRST_POINT_POLL_SECONDS if waiting else POLL_SECONDS) if record.is_active else None
+    interval = _poll_interval(record, history)
     st.fragment(run_every=interval, key=f"run_panel_{run_id}")(_panel)(
-        run_id, record.is_active, waiting)
+        run_id, record.is_active, interval)
 
 
-def _panel(run_id: str, was_active: bool, waiting: bool = False) -> None:
+def _poll_interval(record, history) -> float | None:
+    """Four times a second while the run's first point is due (it has left the queue but
+    stored nothing yet), once a second otherwise, never once it has ended."""
+    if not record.is_active:
+        return None
+    in_queue = record.status == "queued" and "position" in (record.progress or {})
+    return POLL_SECONDS if history.last_id or in_queue else FIRST_POINT_POLL_SECONDS
+
+
+def _panel(run_id: str, was_active: bool, interval: float | None = POLL_SECONDS) -> None:
     manager = job_manager()
     record = manager.store.get_run(run_id)
     if record is None:
@@ -52,8 +60,10 @@ def _panel(run_id: str, was_active: bool, waiting: bool = False) -> None:
     history = _history(run_id)
     history.update(manager.store)
     _draw(manager, run_id, record, history)
-    if waiting and history.last_id:
-        st.rerun()  # the first point is drawn: one full rerun polls once a second again
+    if _poll_interval(record, history) != interval:
+        # Drawn first, so the first point shows at once; then one full rerun sets the
+        # fragment's pace anew (Streamlit takes `run_every` only when a fragment is created).
+        st.rerun()
 
 
 def _draw(manager, run_id: str, record, history) -> None:

@@ -50,8 +50,6 @@ class StoreCallback(keras.callbacks.Callback):
         batch_size: images per batch, for throughput.
         stop_event: set by the job manager to stop within one batch.
         flush_interval_s: longest time rows wait in the buffer (default 0.25 s).
-        rows_written: rows the run wrote before this callback (its untrained point), so
-            the count kept in the progress is the run's whole (default 0).
 
     Attributes:
         failed_flushes: writes the store refused and that were retried later.
@@ -60,7 +58,7 @@ class StoreCallback(keras.callbacks.Callback):
 
     def __init__(self, store, run_id: str, *, epochs: int, steps_per_epoch: int,
                  batch_size: int, stop_event: threading.Event | None = None,
-                 flush_interval_s: float = 0.25, rows_written: int = 0):
+                 flush_interval_s: float = 0.25):
         super().__init__()
         self.store = store
         self.run_id = run_id
@@ -73,7 +71,7 @@ class StoreCallback(keras.callbacks.Callback):
         self.stopped = False
         self.last_epoch_logs: dict = {}
         self.failed_flushes = 0
-        self.rows_written = rows_written
+        self.rows_written = 0
         self._rows: list[tuple[int, int, str, float]] = []
         self._failing_since: float | None = None
         self._epoch = 0
@@ -146,6 +144,12 @@ class StoreCallback(keras.callbacks.Callback):
         """Queue metric rows (epoch, step, name, value), written with the next flush."""
         self._rows.extend(rows)
 
+    def write_before_training(self, rows, stage: str) -> None:
+        """Write `rows` now, with the run's stage as its progress (the untrained point,
+        before `fit`): as every flush, a write the store refuses keeps them for the next."""
+        self._rows.extend(rows)
+        self._flush(stage=stage)
+
     # -- internals -----------------------------------------------------------------------
 
     def progress(self) -> dict:
@@ -169,7 +173,7 @@ class StoreCallback(keras.callbacks.Callback):
         return {**self.progress(), "stage": stage, "rows_written": self.rows_written,
                 "failed_flushes": self.failed_flushes}
 
-    def _flush(self, *, final: bool = False) -> None:
+    def _flush(self, *, final: bool = False, stage: str | None = None) -> None:
         """Write the buffered rows and the progress in one transaction.
 
         The buffer is emptied only after the write committed: a refused write rolls back
@@ -179,8 +183,9 @@ class StoreCallback(keras.callbacks.Callback):
         count = len(self._rows)
         # The rows written so far, in the same transaction as the rows themselves: the
         # store's own count of the run's rows can be checked against it (benchmarks/soak.py).
-        progress = {**self.progress(), "rows_written": self.rows_written + count,
-                    "failed_flushes": self.failed_flushes}
+        # Before training (`stage`) there is no epoch yet to report, only the stage.
+        progress = {**({"stage": stage} if stage else self.progress()),
+                    "rows_written": self.rows_written + count, "failed_flushes": self.failed_flushes}
         try:
             self.store.add_metrics_and_progress(self.run_id, self._rows[:count], progress)
         except sqlite3.OperationalError:

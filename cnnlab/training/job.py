@@ -226,6 +226,8 @@ def _train(store, run_id, config, stop_event):
         validation_fraction=config.validation_fraction, seed=config.seed,
     )
     steps = math.ceil(len(data.x_train) / config.batch_size)
+    recorder = StoreCallback(store, run_id, epochs=config.epochs, steps_per_epoch=steps,
+                             batch_size=config.batch_size, stop_event=stop_event)
     if stop_event.is_set():
         return "stopped", {}, None
     store.update_progress(run_id, {"stage": "building_model"})
@@ -236,9 +238,7 @@ def _train(store, run_id, config, stop_event):
         # The first point of the curves, long before the first step has been traced.
         # Measured on `built` (the same layers and weights as `model`, called as it was
         # built); it draws no random number, so it may come before the pipeline's seeds.
-        untrained = untrained_rows(built, data)
-        store.add_metrics_and_progress(run_id, untrained,
-                                       {"stage": "first_step", "rows_written": len(untrained)})
+        recorder.write_before_training(untrained_rows(built, data), "first_step")
         train = make_training_dataset(
             data.x_train, data.y_train, num_classes=data.num_classes, batch_size=config.batch_size,
             augmentation=config.augmentation, seed=config.seed)
@@ -249,9 +249,6 @@ def _train(store, run_id, config, stop_event):
     if len(data.x_val):
         validation = make_eval_dataset(data.x_val, data.y_val, num_classes=data.num_classes,
                                        batch_size=evaluation)
-    recorder = StoreCallback(store, run_id, epochs=config.epochs, steps_per_epoch=steps,
-                             batch_size=config.batch_size, stop_event=stop_event,
-                             rows_written=len(untrained))
     # The insight callback validates each epoch itself (see its module) and comes first.
     insight = InsightCallback(
         recorder, validation=None if validation is None else (validation, data.y_val),
