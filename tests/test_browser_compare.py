@@ -25,9 +25,9 @@ from tests.browser import (
 pytestmark = pytest.mark.browser
 
 TINY = ExperimentConfig(dataset="digits", image_size=16, train_size=200, epochs=3, batch_size=32)
-# Per run, the points of its five lines: train and validation loss and accuracy from epoch 0
-# (the untrained model) to 3, and the learning rate of epochs 1 to 3.
-RUN_POINTS_DONE = 4 * (TINY.epochs + 1) + TINY.epochs
+# Per run, the points of its five lines (train and validation loss and accuracy, the
+# learning rate), from epoch 0 (the untrained model, where the rate is a gap) to 3.
+RUN_POINTS_DONE = 5 * (TINY.epochs + 1)
 CURVES = '[class*="st-key-compare_curves"] .js-plotly-plot'
 # Per run drawn in the curves chart (by legend group), the points of its traces.
 RUN_POINTS = f"""() => {{
