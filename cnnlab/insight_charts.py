@@ -276,7 +276,9 @@ def generalization_gap(epochs: pd.DataFrame, *, metric: str = "loss", best_epoch
         shapes.append(_vline(early_stopping_epoch, STOP_COLOR))
         annotations.append(_label("early stop", STOP_COLOR, x=early_stopping_epoch, left=True))
     upper = total_epochs or (int(epochs.index.max()) if not epochs.empty else 1)
-    xaxis = {"title": "epoch", "range": [0.5, max(upper, 1) + 0.5], "dtick": _epoch_tick(upper)}
+    # From epoch 0 where the run has it (the untrained model's point, cnnlab.training.job).
+    lower = -0.5 if not epochs.empty and epochs.index.min() <= 0 else 0.5
+    xaxis = {"title": "epoch", "range": [lower, max(upper, 1) + 0.5], "dtick": _epoch_tick(upper)}
     yaxis = ({"title": metric, "range": [0, 1.02], "tickformat": ".0%"} if metric == "accuracy"
              else {"title": metric, "rangemode": "tozero"})
     return _figure(traces, title=title, height=380, xaxis=xaxis, yaxis=yaxis, shapes=shapes,
