@@ -107,10 +107,11 @@ class JobManager:
         # CLI's `runs`) should not wait for. TensorFlow is configured first, so its start-up
         # lines are filtered and its thread pools set (cnnlab.training.device).
         from cnnlab.training.device import configure_tensorflow
-        from cnnlab.training.transfer import check_transfer
 
         config.check_feasible()
         configure_tensorflow()
+        from cnnlab.training.transfer import check_transfer
+
         check_transfer(config, self.store)
         check_memory(config)
         run_id = self.store.create_run(config.to_dict(), name or config.summary(), session)
