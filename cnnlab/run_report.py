@@ -44,9 +44,8 @@ def run_note(record, start_in_s: float | None = None) -> str:
     if record.status == "diverged":
         where = f" in epoch {progress['epoch']}" if "epoch" in progress else ""
         if "val_accuracy" in final:
-            return (f"the loss became NaN or infinite{where}; the figures are those of the "
-                    "last epoch before it")
-        return f"the loss became NaN or infinite{where}, before any epoch ended: no figures"
+            return f"loss NaN or infinite{where}; figures of the last epoch before it"
+        return f"loss NaN or infinite{where}, before any epoch ended: no figures"
     if record.status in ("failed", "interrupted"):
         return (record.error or record.status).splitlines()[0]
     if record.status == "stopped":
@@ -54,7 +53,7 @@ def run_note(record, start_in_s: float | None = None) -> str:
         if not done:
             return "stopped before training started"
         if final:
-            return f"stopped in epoch {done}; the figures are those of the last complete epoch"
+            return f"stopped in epoch {done}; figures of the last complete epoch"
         return f"stopped in epoch {done}, before any epoch ended: no figures"
     if "early_stopping_epoch" in final:
         return f"early stopping after epoch {int(final['early_stopping_epoch'])}"
