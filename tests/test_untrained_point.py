@@ -17,7 +17,8 @@ from cnnlab.config import Tricks
 from cnnlab.data import load_dataset
 from cnnlab.models import build_model
 from cnnlab.training import job
-from cnnlab.training.job import UNTRAINED_SAMPLES, execute_run, untrained_rows
+from cnnlab.training.job import execute_run
+from cnnlab.training.measurements import UNTRAINED_SAMPLES, untrained_rows
 
 
 @pytest.mark.parametrize("tricks", [Tricks(), Tricks(l2=1e-2, dropout_rate=0.5, batch_norm=True)])

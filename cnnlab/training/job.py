@@ -32,12 +32,11 @@ import tempfile
 import threading
 import time
 
-import numpy as np
-
 from cnnlab.config import ExperimentConfig
 from cnnlab.data import load_dataset
 from cnnlab.store import fsync_folder
 from cnnlab.training.device import configure_tensorflow
+from cnnlab.training.measurements import UNTRAINED_CHUNK, evaluate, untrained_rows
 
 # keras.utils.set_random_seed sets process-wide seeds; building under a lock keeps one
 # run's seeding from interleaving with another's model construction.
@@ -311,70 +310,16 @@ def _train(store, run_id, config, stop_event):
     _tell_stage(store, run_id, recorder.stage_progress("evaluating"))
     if validation is not None and early is not None and early.restore_best_weights:
         # The weights kept may be the best epoch's rather than the last's: measure them.
-        val_loss, val_accuracy = _evaluate(model, validation, data.y_val)
+        val_loss, val_accuracy = evaluate(model, validation, data.y_val)
         final.update(val_loss=val_loss, val_accuracy=val_accuracy)
     # Otherwise the last epoch's validation figures (in `final`) are the kept weights'.
     test = make_eval_dataset(data.x_test, data.y_test, num_classes=data.num_classes,
                              batch_size=evaluation)
-    test_loss, test_accuracy = _evaluate(model, test, data.y_test)
+    test_loss, test_accuracy = evaluate(model, test, data.y_test)
     final.update(test_loss=test_loss, test_accuracy=test_accuracy)
     _tell_stage(store, run_id, recorder.stage_progress("saving"))
     _save_model(store, run_id, model)
     return "completed", final, None
-
-
-# Images of each split the untrained model is measured on, in chunks: few enough to cost a
-# fraction of a second before training starts, and a fixed count, so the figure does not
-# depend on the machine's speed.
-UNTRAINED_SAMPLES = 64
-UNTRAINED_CHUNK = 32
-
-
-def untrained_rows(model, data) -> list[tuple[int, int, str, float]]:
-    """The untrained model's loss and accuracy, as epoch 0 rows (step 0) of the curves.
-
-    Why: the lectures read a curve from its start (about ln(classes) for a fresh softmax),
-    and it gives the page a point within a second of the run starting, while the first
-    training step is still being traced. Measured eagerly in inference mode on the first
-    `UNTRAINED_SAMPLES` training and validation images (not through the training
-    pipeline, whose shuffling and augmentation must draw exactly what they would draw
-    without it): no random number is drawn, so the run trains exactly as it would
-    without this measurement. Values as Keras computes them: mean cross-entropy plus the
-    regularization penalties, and the share of top-1 hits.
-    """
-    from cnnlab.training.insight_callback import validation_logs
-
-    rows = []
-    for prefix, images, labels in (("", data.x_train, data.y_train), ("val_", data.x_val, data.y_val)):
-        if not len(images):
-            continue
-        images, labels = images[:UNTRAINED_SAMPLES], labels[:UNTRAINED_SAMPLES]
-        probabilities = np.concatenate([
-            np.asarray(_prediction(model(images[start:start + UNTRAINED_CHUNK], training=False)))
-            for start in range(0, len(images), UNTRAINED_CHUNK)]).astype("float64")
-        logs = validation_logs(model, labels, probabilities)
-        rows += [(0, 0, f"{prefix}loss", logs["val_loss"]),
-                 (0, 0, f"{prefix}accuracy", logs["val_accuracy"])]
-    return rows
-
-
-def _prediction(outputs):
-    """The model's prediction; auxiliary heads' outputs (inception_aux) come after it."""
-    return outputs[0] if isinstance(outputs, (list, tuple)) else outputs
-
-
-def _evaluate(model, dataset, labels) -> tuple[float, float]:
-    """(loss, accuracy) of `model` on a batched evaluation data set, as Keras' evaluate
-    computes them, from `predict`.
-
-    Why predict: the insight callback has already traced the predict function for each
-    epoch's validation; Keras' evaluate would trace a function of its own, a second or
-    more of dead time after the last epoch of a small run.
-    """
-    from cnnlab.training.insight_callback import validation_logs
-
-    logs = validation_logs(model, labels, model.predict(dataset, verbose=0))
-    return logs["val_loss"], logs["val_accuracy"]
 
 
 def _tell_stage(store, run_id: str, progress: dict) -> None:
