@@ -58,10 +58,12 @@ def one_run(overrides: list[str]) -> dict:
                 "SELECT MIN(time), MAX(time) FROM metrics WHERE name LIKE 'batch/%'").fetchone()
         conn.close()
         # What the command printed on stderr besides its own lines (the run's id, the
-        # progress line it redraws with "\r"): TensorFlow's start-up chatter, say; each
+        # progress line it redraws with "\r", which text mode reads as line ends: the bar
+        # and the stage's words ending in "..."): TensorFlow's start-up chatter, say; each
         # line once, without glog's time stamp.
-        noise = [GLOG_PREFIX.sub("", line).strip() for line in result.stderr.split("\n")
-                 if line.strip() and "\r" not in line and not line.startswith("run ")]
+        noise = [GLOG_PREFIX.sub("", line).strip() for line in result.stderr.splitlines()
+                 if line.strip() and not line.startswith(("run ", "["))
+                 and not line.rstrip().endswith("...")]
     return {"startup_s": created - started, "to_first_row_s": first_row - created,
             "to_first_batch_s": first_batch - first_row, "training_s": last_batch - first_batch,
             "finish_s": finished - last_batch, "exit_s": exited - finished,
