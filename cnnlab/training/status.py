@@ -21,8 +21,7 @@ STAGES = {
     "starting_worker": "Starting a worker process (it loads TensorFlow once, a few seconds)",
     "loading_data": "Loading the data set",
     "building_model": "Building the model",
-    "first_step": "Untrained loss measured; preparing the first training step "
-                  "(TensorFlow traces the model once)",
+    "first_step": "Untrained model measured; tracing the first training step (once a run)",
     "training": "Training",
     "evaluating": "Training done; evaluating the model on the test set",
     "saving": "Saving the trained model",
