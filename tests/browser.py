@@ -46,7 +46,7 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def served_app(home: Path, timeout: float = 60, env: dict[str, str] | None = None):
+def served_app(home: Path, timeout: float = 180, env: dict[str, str] | None = None):
     """Start `streamlit run app.py` on a free loopback port; yield its base URL.
 
     `env` adds to (or overrides) the app's environment, e.g. a KERAS_HOME of the test's own.

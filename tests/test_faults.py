@@ -77,7 +77,7 @@ def test_a_run_that_does_not_fit_in_memory_is_refused_before_anything_is_written
     manager = JobManager(store, max_concurrent=1)
     if not refused:
         run_id = manager.submit(tiny_config)
-        assert manager.wait(run_id, timeout=30).status == "stopped"
+        assert manager.wait(run_id, timeout=300).status == "stopped"
         return
     with pytest.raises(ValueError) as caught:
         manager.submit(tiny_config)

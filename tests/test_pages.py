@@ -24,7 +24,7 @@ def _train_button(app):
     return next(button for button in app.button if button.label == "Train")
 
 
-def _run_until(app, store, predicate, timeout=120):
+def _run_until(app, store, predicate, timeout=300):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         app.run()

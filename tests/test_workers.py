@@ -172,7 +172,7 @@ def test_a_worker_that_cannot_start_fails_its_run_not_the_submit(store, monkeypa
     manager = JobManager(store, max_concurrent=1, isolation="process")
     monkeypatch.setattr(subprocess_module, "Popen", no_process)
     run_id = manager.submit(_config())
-    record = manager.wait(run_id, timeout=10)
+    record = manager.wait(run_id, timeout=120)
     assert record.status == "failed" and "could not start a process" in record.error
     assert manager.active_ids() == [] and manager.queued_ids() == []
     manager.shutdown(10)
