@@ -164,13 +164,20 @@ class Session(threading.Thread):
 
 
 def soak(seconds: float, runs: int = 4, sessions: int = 10, home: str | Path | None = None,
-         *, isolation: str = "process", log=print) -> dict:
+         *, isolation: str = "process", settle_s: float = 0.0, log=print) -> dict:
     """Train `runs` runs at a time for `seconds` while `sessions` sessions poll; return the
     figures (see the module docstring). `home`: an empty folder (default: a temporary one).
-    `isolation`: where runs train, "process" (default, as the app's server) or "thread"."""
+    `isolation`: where runs train, "process" (default, as the app's server) or "thread".
+
+    `settle_s`: go on past `seconds`, for at most this long, until `runs` runs have each
+    stored a whole epoch, so the runs have trained side by side however slow the machine
+    (workers load TensorFlow first); `settled` in the figures says whether they had. The
+    tests use it, so that a loaded machine makes the soak longer, not vacuous.
+    """
     if home is None:
         with tempfile.TemporaryDirectory(prefix="cnnlab-soak-") as folder:
-            return soak(seconds, runs, sessions, folder, isolation=isolation, log=log)
+            return soak(seconds, runs, sessions, folder, isolation=isolation,
+                        settle_s=settle_s, log=log)
     uncaught: list[str] = []
     previous_hook = threading.excepthook
 
@@ -188,7 +195,8 @@ def soak(seconds: float, runs: int = 4, sessions: int = 10, home: str | Path | N
         started = time.monotonic()
         for reader in readers:
             reader.start()
-        run_ids = _keep_training(manager, runs, started + seconds, log)
+        run_ids, settled = _keep_training(manager, runs, started + seconds,
+                                          started + seconds + settle_s, log)
         for run_id in manager.queued_ids() + manager.active_ids():
             manager.stop(run_id)
         records = {run_id: manager.wait(run_id, timeout=300) for run_id in run_ids}
@@ -229,6 +237,7 @@ def soak(seconds: float, runs: int = 4, sessions: int = 10, home: str | Path | N
         "sessions": sessions,
         "isolation": isolation,
         "runs_started": len(run_ids),
+        "settled": settled,
         "statuses": dict(statuses),
         "rows_written": written,
         "rows_stored": sum(stored.values()),
@@ -251,11 +260,20 @@ def soak(seconds: float, runs: int = 4, sessions: int = 10, home: str | Path | N
     }
 
 
-def _keep_training(manager: JobManager, runs: int, deadline: float, log) -> list[str]:
-    """Keep `runs` runs training until `deadline`; return the ids of all started."""
+def _keep_training(manager: JobManager, runs: int, deadline: float, settle_by: float,
+                   log) -> tuple[list[str], bool]:
+    """Keep `runs` runs training until `deadline`, and on until `runs` of them have stored
+    a whole epoch (at most until `settle_by`); return the ids of all started, and whether
+    that many had."""
     run_ids: list[str] = []
     seed, last_report = 0, time.monotonic()
-    while time.monotonic() < deadline:
+    settled = False
+    while True:
+        now = time.monotonic()
+        if now >= deadline and (settled or now >= settle_by):
+            break
+        if not settled and now >= deadline:
+            settled = _trained_an_epoch(manager.store, run_ids) >= runs
         live = set(manager.active_ids()) | set(manager.queued_ids())
         for _ in range(runs - len(live & set(run_ids))):
             run_ids.append(manager.submit(run_config(seed), name=f"soak seed {seed}"))
@@ -267,7 +285,13 @@ def _keep_training(manager: JobManager, runs: int, deadline: float, log) -> list
                        for run_id in run_ids)
             log(f"  {left:5.0f} s left: {len(run_ids)} runs started, {rows} rows written")
         time.sleep(0.2)
-    return run_ids
+    return run_ids, settled or _trained_an_epoch(manager.store, run_ids) >= runs
+
+
+def _trained_an_epoch(store: RunStore, run_ids: list[str]) -> int:
+    """How many of the runs have stored a whole epoch (a "loss" row past epoch 0)."""
+    return sum(any(row.epoch >= 1 for row in store.metrics(run_id, names=["loss"]))
+               for run_id in run_ids)
 
 
 def _stored_counts(db_path: Path, run_ids: list[str]) -> Counter[str]:

@@ -109,6 +109,8 @@ def training_curves(epochs: pd.DataFrame, batches: pd.DataFrame, *, steps_per_ep
             figure.add_trace(go.Scatter(
                 x=epochs.index, y=epochs[column], name=name, mode="lines+markers",
                 line={"color": color, "width": 3, "dash": dash}, marker={"size": 8},
+                # Whole markers at the axes' ends: epoch 0 (the untrained point) and the last.
+                cliponaxis=False,
             ), row=1, col=col)
     if "phase" in epochs:
         # A two-phase transfer run: fine-tuning starts where phase 2's first epoch begins.

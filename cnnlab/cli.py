@@ -1,7 +1,11 @@
-"""python -m cnnlab: serve the lab, train an experiment headless, list runs, import image folders.
+"""python -m cnnlab: serve the lab, train an experiment headless, list and show stored runs,
+import image folders.
 
 The CLI goes through the same job manager and store as the UI, so a run started here shows
 up on the pages like any other, and a data set imported here is offered by the Train form.
+
+Why `train` ends with `os._exit` (in `__main__`): once its run is recorded, a process that
+has loaded TensorFlow spent seconds tearing it down on exit, with nothing left to do.
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--name", help="a name for the run")
     runs = commands.add_parser("runs", help="list the stored runs")
     runs.add_argument("--limit", type=int, default=50)
+    show = commands.add_parser(
+        "show", help="one run: its figures per epoch and per layer, and its health alerts")
+    show.add_argument("run", help="the run's id (as `runs` lists it); a unique prefix will do")
     images = commands.add_parser(
         "import-images", help="import a folder (or .zip) of class folders as a data set",
         description="Print what the folder or zip holds, then store it as the data set "
@@ -64,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
             return _import_images(args)
         if args.command == "datasets":
             return _datasets(args)
+        if args.command == "show":
+            return _show(args)
         return _runs(args)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -105,8 +114,12 @@ def load_config(path: Path | None, overrides: list[str]) -> ExperimentConfig:
 
 def _train(args) -> int:
     from cnnlab.training import JobManager
+    from cnnlab.training.device import configure_tensorflow
 
     config = load_config(args.config, args.overrides)
+    config.check_feasible()  # before TensorFlow loads: a typo is reported at once
+    # First, so TensorFlow's harmless start-up lines are filtered (cnnlab.training.device).
+    configure_tensorflow()
     manager = JobManager(max_concurrent=1)
     run_id = manager.submit(config, name=args.name)
     print(f"run {run_id}: {config.summary()} (store: {manager.store.home})", file=sys.stderr)
@@ -123,20 +136,33 @@ def _train(args) -> int:
     return 0 if record.status == "completed" else 1
 
 
+# How often the progress line is redrawn: often enough that the end of a run is seen
+# at once, rarely enough to cost nothing (one indexed read of the run's row).
+FOLLOW_INTERVAL_S = 0.2
+
+
 def _follow(store: RunStore, run_id: str):
     """Print a one-line progress bar until the run ends."""
+    shown = ""
     while True:
         record = store.get_run(run_id)
         if not record.is_active:
             return record
-        print("\r" + progress_line(record), end="", file=sys.stderr, flush=True)
-        time.sleep(0.5)
+        line = progress_line(record)
+        # Padded, so a shorter line wipes out the rest of a longer one.
+        print("\r" + line.ljust(len(shown)), end="", file=sys.stderr, flush=True)
+        shown = line
+        time.sleep(FOLLOW_INTERVAL_S)
 
 
 def progress_line(record) -> str:
+    """The bar while the run trains; otherwise the words of its stage (loading the data,
+    tracing the first step, evaluating, saving), never a bar stuck at "0 s left"."""
+    from cnnlab.training.status import describe, stage_of
+
     progress = record.progress
-    if record.status == "queued" or not progress:
-        return f"{record.status}..."
+    if stage_of(record) != "training" or "epoch" not in progress:
+        return describe(record) + "..."
     width = 30
     filled = int(width * progress.get("fraction", 0.0))
     eta = progress.get("eta_s")
@@ -146,17 +172,37 @@ def progress_line(record) -> str:
 
 
 def _runs(args) -> int:
+    from cnnlab.run_report import runs_table
+
     store = RunStore()
     records = store.list_runs(limit=args.limit)
     if not records:
         print(f"No runs stored in {store.home}.")
         return 0
-    print(f"{'run':<22} {'status':<12} {'val acc':>8}  name")
-    for record in records:
-        accuracy = record.final_metrics.get("val_accuracy")
-        shown = f"{accuracy:.3f}" if accuracy is not None else "-"
-        print(f"{record.run_id:<22} {record.status:<12} {shown:>8}  {record.name}")
+    print("\n".join(runs_table(records)))
     return 0
+
+
+def _show(args) -> int:
+    from cnnlab.run_report import show_run
+
+    store = RunStore()
+    record = store.get_run(args.run) if _plain_id(args.run) else None
+    if record is None:
+        matches = [r for r in store.list_runs() if r.run_id.startswith(args.run)]
+        if len(matches) != 1:
+            found = "no run" if not matches else f"{len(matches)} runs ({', '.join(r.run_id for r in matches[:5])})"
+            raise ValueError(
+                f"Unknown run. Expected the id of a run stored in {store.home}, or a prefix "
+                f"of exactly one. Received: {args.run!r}, which matches {found}. List the "
+                "runs with `python -m cnnlab runs`.")
+        record = matches[0]
+    print("\n".join(show_run(store, record)))
+    return 0
+
+
+def _plain_id(text: str) -> bool:
+    return bool(text) and all(c.isalnum() or c in "-_" for c in text)
 
 
 def _import_images(args) -> int:

@@ -66,6 +66,8 @@ def runs_table(records, curves: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     for record in records:
         config = _parsed(record.config)
         curve = curves.get(record.run_id, pd.DataFrame())
+        # The scores are the training's: epoch 0 (the untrained model) is not one of them.
+        curve = curve[curve.index >= 1] if len(curve) else curve
         val_acc = curve["val_accuracy"].dropna() if "val_accuracy" in curve else pd.Series(dtype=float)
         val_loss = curve["val_loss"].dropna() if "val_loss" in curve else pd.Series(dtype=float)
         rows.append({

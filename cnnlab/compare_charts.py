@@ -122,6 +122,7 @@ def curves_figure(curves: Mapping[str, pd.DataFrame], labels: Mapping[str, str],
                     "x": x, "y": curve[metric].to_numpy(dtype=float), "name": label,
                     "legendgroup": run, "showlegend": not shown, "mode": mode,
                     "line": {"color": color, "width": 3, "dash": dash}, "marker": {"size": 7},
+                    "cliponaxis": False,  # whole markers at epoch 0 and the last epoch
                     "hovertemplate": f"{label}<br>epoch %{{x}}<br>{what} %{{y:.4g}}<extra></extra>",
                 }))
                 shown = True
@@ -133,7 +134,10 @@ def curves_figure(curves: Mapping[str, pd.DataFrame], labels: Mapping[str, str],
     _add_scatters(figure, traces)
     upper = total_epochs or max((int(curve.index.max()) for curve in curves.values() if len(curve)),
                                 default=1)
-    figure.update_xaxes(title_text="epoch", range=[0.8, max(upper, 1) + 0.2], dtick=_epoch_dtick(upper))
+    # From epoch 0 where a run has it (the untrained model's point, cnnlab.training.job).
+    starts = [curve.index.min() for curve in curves.values() if len(curve)]
+    lower = -0.2 if starts and min(starts) <= 0 else 0.8
+    figure.update_xaxes(title_text="epoch", range=[lower, max(upper, 1) + 0.2], dtick=_epoch_dtick(upper))
     # Loss autoranged (runs' differences are what matters), accuracy always 0-100%.
     figure.update_yaxes(title_text="loss", row=1, col=1)
     figure.update_yaxes(title_text="accuracy", range=[0, 1.02], tickformat=".0%", row=1, col=2)

@@ -254,10 +254,12 @@ def generalization_gap(epochs: pd.DataFrame, *, metric: str = "loss", best_epoch
         x = frame.index.to_numpy()
         train, val = frame[metric].to_numpy(dtype=float), frame[validation].to_numpy(dtype=float)
         traces.append(go.Scatter(x=x, y=train, name=f"train {metric}", mode="lines+markers",
-                                 line={"color": TRAIN_COLOR, "width": 3}, marker={"size": 8}))
+                                 line={"color": TRAIN_COLOR, "width": 3}, marker={"size": 8},
+                                 cliponaxis=False))
         # Filled to the trace before it: the band is the gap, whichever curve is on top.
         traces.append(go.Scatter(x=x, y=val, name=f"validation {metric}", mode="lines+markers",
                                  line={"color": VAL_COLOR, "width": 3}, marker={"size": 8},
+                                 cliponaxis=False,
                                  fill="tonexty", fillcolor=GAP_FILL))
         title = f"Generalization gap: {gap_text(metric, train[-1], val[-1])}"
         if best_epoch is None and "val_loss" in epochs and epochs["val_loss"].notna().any():
@@ -274,7 +276,9 @@ def generalization_gap(epochs: pd.DataFrame, *, metric: str = "loss", best_epoch
         shapes.append(_vline(early_stopping_epoch, STOP_COLOR))
         annotations.append(_label("early stop", STOP_COLOR, x=early_stopping_epoch, left=True))
     upper = total_epochs or (int(epochs.index.max()) if not epochs.empty else 1)
-    xaxis = {"title": "epoch", "range": [0.5, max(upper, 1) + 0.5], "dtick": _epoch_tick(upper)}
+    # From epoch 0 where the run has it (the untrained model's point, cnnlab.training.job).
+    lower = -0.5 if not epochs.empty and epochs.index.min() <= 0 else 0.5
+    xaxis = {"title": "epoch", "range": [lower, max(upper, 1) + 0.5], "dtick": _epoch_tick(upper)}
     yaxis = ({"title": metric, "range": [0, 1.02], "tickformat": ".0%"} if metric == "accuracy"
              else {"title": metric, "rangemode": "tozero"})
     return _figure(traces, title=title, height=380, xaxis=xaxis, yaxis=yaxis, shapes=shapes,

@@ -232,15 +232,26 @@ class RunStore:
             raise
         return run_id
 
-    def mark_running(self, run_id: str, *, device: str, owner: str | None = None) -> None:
-        """Record that training started on `device` in `owner` (default: this process)."""
+    def mark_running(self, run_id: str, *, device: str, owner: str | None = None) -> bool:
+        """Record that training started on `device` in `owner` (default: this process).
+
+        Returns False, changing nothing, when the run has already ended: stopped while it
+        waited (a stop is immediate for a run that has not started), or marked interrupted.
+        Why: a worker that takes such a run must not bring it back to life.
+        """
         owner = owner or this_owner()
         if owner == this_owner():
             _claimed_runs.add(run_id)
         now = _now()
         with self._write() as conn:
-            self._update_run(conn, run_id, "status = 'running', started_at = ?, updated_at = ?,"
-                             " device = ?, owner = ?", (now, now, device, owner))
+            cursor = conn.execute(
+                "UPDATE runs SET status = 'running', started_at = ?, updated_at = ?, device = ?,"
+                " owner = ? WHERE run_id = ? AND status IN ('queued', 'running')",
+                (now, now, device, owner, run_id))
+            if cursor.rowcount == 0 and conn.execute(
+                    "SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is None:
+                raise self._unknown_run(run_id)
+        return cursor.rowcount == 1
 
     def update_progress(self, run_id: str, progress: Mapping[str, Any]) -> None:
         """Replace the run's progress; doubles as its heartbeat."""

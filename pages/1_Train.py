@@ -16,8 +16,9 @@ from ui.share_controls import new_link_config, share_and_import
 
 page_setup("Train")
 st.title("Train")
-st.caption(f"Runs train in the background on **{device_name()}**; leave or reload this page "
-           "and the run goes on.")
+device = device_name()  # None while TensorFlow still loads in the background
+st.caption(f"Runs train in the background{f' on **{device}**' if device else ''}; leave or "
+           "reload this page and the run goes on.")
 
 # Streamlit forgets the widgets of a page one leaves: coming back, the form is refilled
 # from a link not loaded before (a shared one, the Data page's "Train on ...") or else the
@@ -67,7 +68,8 @@ def _attached_run() -> str | None:
 attached = _attached_run()
 with st.expander("Experiment settings", expanded=attached is None, icon=":material/tune:",
                  key="train_form_open", on_change="rerun"):
-    values = experiment_form()
+    later = []  # the form's parts that need TensorFlow, drawn once the run panel is
+    values = experiment_form(later)
     draft = None
     try:
         draft = st.session_state["train_draft"] = ExperimentConfig.from_dict(values)
@@ -91,3 +93,5 @@ if attached:
         show_run(attached)
 else:
     st.info("No run yet: choose the settings and press **Train**.")
+for draw in later:  # the form's parts that need TensorFlow, after the button and the run
+    draw()

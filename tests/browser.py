@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_TIMEOUT_MS = 180_000
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 CHROMIUM_FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
@@ -59,7 +60,7 @@ def wait_until_healthy(url: str, process: subprocess.Popen, log: Path, timeout: 
 
 
 @contextlib.contextmanager
-def served_app(home: Path, timeout: float = 60, env: dict[str, str] | None = None):
+def served_app(home: Path, timeout: float = 180, env: dict[str, str] | None = None):
     """Start `streamlit run app.py` on a free loopback port; yield its base URL.
 
     `env` adds to (or overrides) the app's environment, e.g. a KERAS_HOME of the test's own.
@@ -96,9 +97,50 @@ def browser_page(width: int = 1600, height: int = 1000):
         browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_FLAGS)
         try:
             page = browser.new_page(viewport={"width": width, "height": height})
+            # Generous: on a loaded machine a page can take a minute to draw (issue 12); a
+            # test waits on what it expects to see, however long that takes, up to this.
+            page.set_default_timeout(DEFAULT_TIMEOUT_MS)
+            page.set_default_navigation_timeout(DEFAULT_TIMEOUT_MS)
             yield page
         finally:
             browser.close()
+
+
+# Streamlit's frontend says whether a script runs; no spinner may be left in the page.
+SCRIPT_DONE = """() => document.querySelector('[data-testid="stApp"]')?.dataset.testScriptState
+  == 'notRunning' && !document.querySelector('[data-testid="stMain"] [data-testid="stSpinner"]')"""
+# How long the page must stay idle, or a value stay the same, to count as settled: the rerun
+# an action starts begins a moment after it, and Plotly draws a moment after the rerun.
+QUIET_S = 0.5
+SETTLE_TIMEOUT_S = 180.0
+PROBE_S = 0.05
+
+
+def wait_until_stable(page, expression: str, *, quiet_s: float = QUIET_S,
+                      timeout_s: float = SETTLE_TIMEOUT_S):
+    """Wait until the JavaScript `expression` (a function) has given the same value for
+    `quiet_s` in a row; return that value.
+
+    Why not a fixed sleep: on a busy machine a redraw takes longer than any sleep chosen
+    on a quiet one; this waits as long as the page keeps changing, and no longer.
+    """
+    deadline = time.monotonic() + timeout_s
+    value, since = page.evaluate(expression), time.monotonic()
+    while time.monotonic() - since < quiet_s:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the page kept changing for {timeout_s:.0f} s: {value!r}")
+        time.sleep(PROBE_S)
+        now = page.evaluate(expression)
+        if now != value:
+            value, since = now, time.monotonic()
+    return value
+
+
+def settle(page, *, quiet_s: float = QUIET_S, timeout_s: float = SETTLE_TIMEOUT_S) -> None:
+    """Wait until no script of the page has run for `quiet_s` in a row (no spinner either):
+    the rerun a click or an entry started has then been drawn."""
+    wait_until_stable(page, f"() => ({SCRIPT_DONE})() ? 'done' : performance.now()",
+                      quiet_s=quiet_s, timeout_s=timeout_s)
 
 
 def screenshot(page, name: str) -> Path:

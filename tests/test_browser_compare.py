@@ -7,8 +7,6 @@ four runs train in the app, through its job manager, while the page watches.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from cnnlab.ablation import toggle_trick
@@ -20,11 +18,16 @@ from tests.browser import (
     chromium_path,
     screenshot,
     served_app,
+    settle,
+    wait_until_stable,
 )
 
 pytestmark = pytest.mark.browser
 
 TINY = ExperimentConfig(dataset="digits", image_size=16, train_size=200, epochs=3, batch_size=32)
+# Per run, the points of its five lines (train and validation loss and accuracy, the
+# learning rate), from epoch 0 (the untrained model, where the rate is a gap) to 3.
+RUN_POINTS_DONE = 5 * (TINY.epochs + 1)
 CURVES = '[class*="st-key-compare_curves"] .js-plotly-plot'
 # Per run drawn in the curves chart (by legend group), the points of its traces.
 RUN_POINTS = f"""() => {{
@@ -37,8 +40,6 @@ RUN_POINTS = f"""() => {{
   }}
   return points;
 }}"""
-SCRIPT_DONE = """() => document.querySelector('[data-testid="stApp"]')?.dataset.testScriptState
-  == 'notRunning'"""
 ROW_HEIGHT = 35  # st.dataframe's default row height (the header is as tall)
 
 
@@ -60,18 +61,12 @@ def _train_runs(home) -> dict[str, str]:
     return ids
 
 
-def _settle(page) -> None:
-    time.sleep(0.4)
-    page.wait_for_function(SCRIPT_DONE, timeout=60_000)
-    time.sleep(0.4)
-
-
 def _tick_rows(page, rows) -> None:
     """Tick rows of the runs table by their position (0 = the newest run, at the top)."""
     grid = page.locator('[class*="st-key-compare_table"]').bounding_box()
     for row in rows:
         page.mouse.click(grid["x"] + 18, grid["y"] + ROW_HEIGHT * (row + 1.5))
-        _settle(page)
+        settle(page)
 
 
 def test_compare_three_runs_then_watch_an_ablation_train_beside_its_baseline(tmp_path):
@@ -81,18 +76,17 @@ def test_compare_three_runs_then_watch_an_ablation_train_beside_its_baseline(tmp
     ids = _train_runs(home)
     with served_app(home) as url, browser_page(height=2400) as page:
         page.goto(f"{url}/Compare")
-        page.wait_for_selector('[class*="st-key-compare_table"] canvas', timeout=60_000)
-        _settle(page)
+        page.wait_for_selector('[class*="st-key-compare_table"] canvas')
+        settle(page)
         _tick_rows(page, [2, 1, 0])
-        page.wait_for_selector(CURVES, timeout=60_000)
-        page.get_by_text("3 of 3 runs selected").wait_for(timeout=30_000)
-        points = page.evaluate(RUN_POINTS)
-        # Five lines a run (train and validation loss and accuracy, the rate), 3 epochs each.
-        assert points == {run_id: 15 for run_id in ids.values()}
+        page.wait_for_selector(CURVES)
+        page.get_by_text("3 of 3 runs selected").wait_for()
+        points = wait_until_stable(page, RUN_POINTS)
+        assert points == {run_id: RUN_POINTS_DONE for run_id in ids.values()}
         page.get_by_text("What differs").wait_for()
         diff = page.locator('[class*="st-key-compare_diff"]')
         diff.wait_for()
-        time.sleep(1)  # Plotly's and the grid's last redraw
+        settle(page, quiet_s=1.0)  # Plotly's and the grid's last redraw
         screenshot(page, "compare-three-runs")
 
         # The baseline (the oldest run ticked) with each of the four tricks toggled.
@@ -100,10 +94,10 @@ def test_compare_three_runs_then_watch_an_ablation_train_beside_its_baseline(tmp
             return [box.textContent, ...[...box.querySelectorAll('input')].map(i => i.value)].join(' '); }""")
         assert ids["baseline"] in shown, shown
         page.get_by_role("button", name="Ablation grid (all four)").click()
-        page.get_by_text("Started 4 runs").wait_for(timeout=60_000)
-        page.get_by_text("Live").first.wait_for(timeout=30_000)
+        page.get_by_text("Started 4 runs").wait_for()
+        page.get_by_text("Live").first.wait_for()
         # The comparison is now the baseline and its four variants, drawn as they train.
-        page.get_by_text("5 of 7 runs selected").wait_for(timeout=30_000)
+        page.get_by_text("5 of 7 runs selected").wait_for()
         # Until the page's next rerun the chart still shows the three runs ticked before;
         # the variants' lines appear once their workers have trained an epoch.
         page.wait_for_function(
@@ -113,23 +107,22 @@ def test_compare_three_runs_then_watch_an_ablation_train_beside_its_baseline(tmp
             timeout=180_000)
         first = page.evaluate(RUN_POINTS)
         assert ids["baseline"] in first and ids["dropout"] not in first
-        time.sleep(1)
+        wait_until_stable(page, RUN_POINTS)
         screenshot(page, "compare-ablation-training")
         # Live: without a reload the variants' lines grow until all four have three epochs.
         page.wait_for_function(
             f"""(() => {{ const p = ({RUN_POINTS})();
-                 return p && Object.keys(p).length == 5 && Object.values(p).every(n => n == 15); }})()""",
-            timeout=400_000)
+                 return p && Object.keys(p).length == 5
+                   && Object.values(p).every(n => n == {RUN_POINTS_DONE}); }})()""",
+            timeout=600_000)
         final = page.evaluate(RUN_POINTS)
         assert sum(final.values()) > sum(first.values())
-        page.get_by_text("0 running").wait_for(timeout=60_000)  # the table followed
-        _settle(page)
-        time.sleep(1)
+        page.get_by_text("0 running").wait_for()  # the table followed
+        settle(page, quiet_s=1.0)
         screenshot(page, "compare-ablation-completed")
         for tab, chart, name in (("Gradients", "compare_gradients", "compare-ablation-gradients"),
                                  ("Hyperparameters", "compare_parcoords", "compare-ablation-parcoords")):
             page.get_by_role("tab", name=tab).click()
-            page.wait_for_selector(f'[class*="st-key-{chart}"] .js-plotly-plot', timeout=60_000)
-            _settle(page)
-            time.sleep(1)
+            page.wait_for_selector(f'[class*="st-key-{chart}"] .js-plotly-plot')
+            settle(page, quiet_s=1.0)
             page.locator('[data-testid="stTabs"]').screenshot(path=str(SCREENSHOTS / f"{name}.png"))

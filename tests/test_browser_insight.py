@@ -10,18 +10,15 @@ from epoch to epoch; the test then stops it and clicks a cell, which must choose
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
 from cnnlab.insight import prediction_epochs
 from cnnlab.store import RunStore
-from tests.browser import SCREENSHOTS, browser_page, chromium_path, served_app
+from tests.browser import SCREENSHOTS, browser_page, chromium_path, served_app, settle
 
 pytestmark = pytest.mark.browser
 
-SCRIPT_DONE = """() => document.querySelector('[data-testid="stApp"]')?.dataset.testScriptState
-  == 'notRunning'"""
 HEATMAP = '[class*="st-key-train_layer_heatmap"] .js-plotly-plot'
 MATRIX = '[class*="st-key-train_confusion_"] .js-plotly-plot'
 # Recorded steps in the heatmap (its x), and the confusion matrix's title and counts.
@@ -36,16 +33,9 @@ CELL_CENTRE = f"""([row, column]) => {{ const p = document.querySelector('{MATRI
   return [box.left + xa._offset + xa.l2p(column), box.top + ya._offset + ya.l2p(row)]; }}"""
 
 
-def settle(page) -> None:
-    time.sleep(0.3)
-    page.wait_for_function(SCRIPT_DONE, timeout=60_000)
-    time.sleep(0.3)
-
-
 def panel_screenshot(page, name: str) -> None:
     """The run's panel (under the folded form, with the insight tabs), once Plotly has drawn."""
-    settle(page)
-    time.sleep(0.5)
+    settle(page, quiet_s=1.0)
     panel = page.locator(".st-key-train_run_panel")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     panel.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
@@ -62,19 +52,19 @@ def test_the_insight_tabs_follow_a_training_run(tmp_path):
         # Short epochs (10 steps of 16 px digits), many of them: the run is still training
         # while the test watches, however busy the machine. A shared link fills the form.
         page.goto(f"{url}/Train?train_size=320&image_size=16&epochs=200")
-        page.get_by_role("button", name="Train", exact=True).click(timeout=60_000)
-        page.wait_for_selector('[class*="st-key-train_curves"] .js-plotly-plot', timeout=60_000)
+        page.get_by_role("button", name="Train", exact=True).click()
+        page.wait_for_selector('[class*="st-key-train_curves"] .js-plotly-plot')
 
         # Gradients: the heatmap gains recorded steps while the run trains.
         page.get_by_role("tab", name="Gradients").click()
-        page.wait_for_function(f"({HEATMAP_STEPS})() > 0", timeout=120_000)
+        page.wait_for_function(f"({HEATMAP_STEPS})() > 0", timeout=180_000)
         first = page.evaluate(HEATMAP_STEPS)
-        page.wait_for_function(f"({HEATMAP_STEPS})() > {first}", timeout=60_000)
+        page.wait_for_function(f"({HEATMAP_STEPS})() > {first}")
         assert page.evaluate(HEATMAP_STEPS) > first
 
         # Confusion: the matrix follows the newest epoch, and its counts change.
         page.get_by_role("tab", name="Confusion").click()
-        page.wait_for_function(f"({MATRIX_STATE})() !== null", timeout=60_000)
+        page.wait_for_function(f"({MATRIX_STATE})() !== null")
         before = page.evaluate(MATRIX_STATE)
         page.wait_for_function(
             f"(() => {{ const s = ({MATRIX_STATE})(); return s && s.title !== {before['title']!r}; }})()",
@@ -85,7 +75,7 @@ def test_the_insight_tabs_follow_a_training_run(tmp_path):
 
         # Stop the run, then click the cell with the most mistakes.
         page.get_by_role("button", name="Stop").click()
-        page.get_by_text("status stopped").first.wait_for(timeout=30_000)
+        page.get_by_text("status stopped").first.wait_for()
         settle(page)
         state = page.evaluate(MATRIX_STATE)
         run_id = re.search(r"run=([\w-]+)", page.url).group(1)
@@ -103,15 +93,15 @@ def test_the_insight_tabs_follow_a_training_run(tmp_path):
         x, y = page.evaluate(CELL_CENTRE, [row, column])
         page.mouse.click(x, y)
         summary = f"{count} {'image' if count == 1 else 'images'} of {row} predicted as {column}"
-        page.get_by_text(summary).first.wait_for(timeout=15_000)
+        page.get_by_text(summary).first.wait_for(timeout=180_000)
         settle(page)
         assert page.locator('[data-testid="stImage"]').count() == min(count, 10)
         panel_screenshot(page, "insight-confusion")
 
         # The other tabs of the stopped run, for the record.
         page.get_by_role("tab", name="Gradients").click()
-        page.wait_for_selector(HEATMAP, timeout=30_000)
+        page.wait_for_selector(HEATMAP)
         panel_screenshot(page, "insight-gradients")
         page.get_by_role("tab", name="Curves").click()
-        page.wait_for_selector('[class*="st-key-train_gap"] .js-plotly-plot', timeout=30_000)
+        page.wait_for_selector('[class*="st-key-train_gap"] .js-plotly-plot')
         panel_screenshot(page, "insight-curves")

@@ -15,7 +15,14 @@ import time
 
 import pytest
 
-from tests.browser import browser_page, chromium_path, screenshot, served_app
+from tests.browser import (
+    browser_page,
+    chromium_path,
+    screenshot,
+    served_app,
+    settle,
+    wait_until_stable,
+)
 from tests.keras_home import write_mobilenet_v2_weights
 
 pytestmark = pytest.mark.browser
@@ -28,21 +35,12 @@ WEIGHTS_FILE = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h
 OFFLINE = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
            "NO_PROXY": "127.0.0.1,localhost"}
 
-SCRIPT_DONE = """() => document.querySelector('[data-testid="stApp"]')?.dataset.testScriptState
-  == 'notRunning' && !document.querySelector('[data-testid="stMain"] [data-testid="stSpinner"]')"""
 # The training-curves chart: its traces' lengths and its annotations' texts.
 CURVES = '[class*="st-key-train_curves"] .js-plotly-plot'
 TRACE_LENGTHS = f"""() => {{ const p = document.querySelector('{CURVES}');
   return p && p._fullData ? p._fullData.map(t => t._length || 0) : null; }}"""
 ANNOTATIONS = f"""() => {{ const p = document.querySelector('{CURVES}');
   return p && p._fullLayout ? p._fullLayout.annotations.map(a => a.text) : []; }}"""
-
-
-def settle(page) -> None:
-    """Wait until Streamlit has finished the rerun a click or an entry started."""
-    time.sleep(0.3)  # the rerun starts a moment after the widget changes
-    page.wait_for_function(SCRIPT_DONE, timeout=60_000)
-    time.sleep(0.3)
 
 
 def set_number(page, label: str, value: int) -> None:
@@ -64,7 +62,7 @@ def choose_backbone(page) -> None:
     box.click()
     box.fill("MobileNetV2")  # the list is long: filter it, as a user would type
     page.get_by_role("option", name=BACKBONE).click()
-    page.get_by_text("Backbone weights").wait_for(timeout=60_000)
+    page.get_by_text("Backbone weights").wait_for()
     settle(page)
 
 
@@ -112,7 +110,7 @@ def test_backbone_transfer_controls_and_a_two_phase_run(tmp_path):
 
         # Feature extraction: only the new head (1280 x 10 + 10 weights) trains.
         page.locator(".st-key-train_transfer_show_layers label").click()
-        page.get_by_text("1 layer trains: predictions").wait_for(timeout=60_000)
+        page.get_by_text("1 layer trains: predictions").wait_for()
         settle(page)
         text = transfer_text(page)
         assert "Phase 1, epochs 1-2: the base is frozen; the new head trains" in text
@@ -121,12 +119,12 @@ def test_backbone_transfer_controls_and_a_two_phase_run(tmp_path):
 
         # Fine-tuning starts at the top layer (0 would be refused), the view still shown.
         choose_mode(page, "Fine-tune the top layers")
-        page.get_by_text("2 layers train: base/Conv_1, predictions").wait_for(timeout=60_000)
+        page.get_by_text("2 layers train: base/Conv_1, predictions").wait_for()
         assert page.get_by_role("spinbutton", name="Top layers to fine-tune").input_value() == "1"
         # The top 3 layers: their names, BatchNormalization not counted.
         set_number(page, "Top layers to fine-tune", 3)
         page.get_by_text("4 layers train: base/block_16_depthwise, base/block_16_project, "
-                         "base/Conv_1, predictions").wait_for(timeout=60_000)
+                         "base/Conv_1, predictions").wait_for()
         text = transfer_text(page)
         assert "the head and the base's top 3 layers train, at 0.1 x the learning rate" in text
         # 3x3x960 depthwise + 960x320 + 320x1280 kernels (no biases) + the head: 738,250.
@@ -136,7 +134,7 @@ def test_backbone_transfer_controls_and_a_two_phase_run(tmp_path):
 
         # Two more layers: the view follows the number.
         set_number(page, "Top layers to fine-tune", 5)
-        page.get_by_text(re.compile(r"^6 layers train: ")).wait_for(timeout=60_000)
+        page.get_by_text(re.compile(r"^6 layers train: ")).wait_for()
         text = transfer_text(page)
         top5 = trained_parameters(text)  # + block_15_project and block_16_expand, 160x960 each
         assert "top 5 layers train" in text and top5 == ["1.05 M"]
@@ -144,7 +142,7 @@ def test_backbone_transfer_controls_and_a_two_phase_run(tmp_path):
         # Two phases: the head alone for one epoch, then the top 5 layers.
         choose_mode(page, "Two phases: head, then fine-tune")
         set_number(page, "Head-only epochs", 1)
-        page.get_by_text("Phase 2, epochs 2-2").wait_for(timeout=60_000)
+        page.get_by_text("Phase 2, epochs 2-2").wait_for()
         text = transfer_text(page)
         assert "Phase 1, epochs 1-1: the base is frozen; the new head trains" in text
         assert "Phase 2, epochs 2-2: the head and the base's top 5 layers train, at 0.1 x " \
@@ -159,7 +157,7 @@ def test_backbone_transfer_controls_and_a_two_phase_run(tmp_path):
         # server process, which slows a backbone run several times over while watched.
         started = time.monotonic()
         page.get_by_role("button", name="Train", exact=True).click()
-        page.get_by_text(re.compile(r"status (queued|running)")).first.wait_for(timeout=60_000)
+        page.get_by_text(re.compile(r"status (queued|running)")).first.wait_for()
         run_id = re.search(r"run=([\w-]+)", page.url).group(1)
         sidebar = page.locator('[data-testid="stSidebar"]')
         sidebar.get_by_role("link", name="Home").click()
@@ -168,12 +166,11 @@ def test_backbone_transfer_controls_and_a_two_phase_run(tmp_path):
         trained = time.monotonic() - started
 
         sidebar.get_by_role("link", name="Train").click()
-        page.get_by_text(re.compile(r"status completed")).first.wait_for(timeout=60_000)
-        page.wait_for_selector(CURVES, timeout=30_000)
-        page.get_by_text("Validation accuracy").first.wait_for(timeout=30_000)
-        page.wait_for_function(f"({ANNOTATIONS})().includes('fine-tuning starts')", timeout=30_000)
-        settle(page)
-        time.sleep(1)  # let Plotly finish its last redraw before the screenshot
+        page.get_by_text(re.compile(r"status completed")).first.wait_for()
+        page.wait_for_selector(CURVES)
+        page.get_by_text("Validation accuracy").first.wait_for()
+        page.wait_for_function(f"({ANNOTATIONS})().includes('fine-tuning starts')")
+        settle(page, quiet_s=1.0)  # Plotly's last redraw before the screenshot
         print(f"two-phase run trained in {trained:.0f} s; shown after "
               f"{time.monotonic() - started:.0f} s")
         assert f"run={run_id}" in page.url
@@ -181,9 +178,10 @@ def test_backbone_transfer_controls_and_a_two_phase_run(tmp_path):
         assert run_id in main and "Test accuracy" in main
         # The form came back with the backbone and its two phases.
         assert page.locator(".st-key-train_architecture input").input_value() == BACKBONE
-        # Two epochs: train and validation curves of two points each, and the batch curves.
-        lengths = page.evaluate(TRACE_LENGTHS)
-        assert lengths and lengths.count(2) >= 4, lengths
+        # Two epochs: train and validation curves of three points each (epoch 0, the
+        # untrained model, then 1 and 2), and the batch curves.
+        lengths = wait_until_stable(page, TRACE_LENGTHS)
+        assert lengths and lengths.count(3) >= 4, lengths
         page.locator(CURVES).scroll_into_view_if_needed()
         screenshot(page, "transfer-run-completed")
 
@@ -216,7 +214,7 @@ def test_missing_imagenet_weights_are_named_in_the_form_and_by_the_failed_run(tm
 
         # Before training, the form names the missing file and the folder it belongs in.
         notice = page.locator('[data-testid="stAlert"]').filter(has_text=WEIGHTS_FILE)
-        notice.wait_for(timeout=30_000)
+        notice.wait_for()
         assert f"The ImageNet weights file {WEIGHTS_FILE} is not in Keras' cache folder " \
                f"{folder} yet" in notice.inner_text()
         screenshot(page, "transfer-weights-missing")
@@ -227,14 +225,14 @@ def test_missing_imagenet_weights_are_named_in_the_form_and_by_the_failed_run(tm
         assert page.get_by_text(WEIGHTS_FILE).count() == 0
         assert "No transfer: every layer starts from random weights" in transfer_text(page)
         page.locator(".st-key-train_transfer_weights").get_by_text("ImageNet (pretrained)").click()
-        notice.wait_for(timeout=30_000)
+        notice.wait_for()
 
         # Training anyway: the run fails with the engine's message, file and folder named.
         page.get_by_role("button", name="Train", exact=True).click()
-        page.get_by_text(re.compile(r"status failed")).first.wait_for(timeout=90_000)
+        page.get_by_text(re.compile(r"status failed")).first.wait_for(timeout=180_000)
         error = page.locator('[data-testid="stAlert"]').filter(
             has_text="Could not load the ImageNet weights").first
-        error.wait_for(timeout=30_000)
+        error.wait_for()
         message = error.inner_text()
         assert f"the file '{WEIGHTS_FILE}' is not in Keras' cache folder '{folder}'" in message
         assert f"save it as '{folder / WEIGHTS_FILE}'" in message

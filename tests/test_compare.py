@@ -117,6 +117,17 @@ def test_runs_table_curves_delta_and_gradient_profile(store):
     assert list(profile) == pytest.approx([0.04, 0.4, 4.0])  # epoch 4's step
 
 
+def test_the_untrained_point_is_on_the_curves_but_not_among_the_scores(store):
+    """Epoch 0 (the untrained model, cnnlab.training.job) starts a run's curves; the table's
+    best and final figures are the training's own."""
+    run_id = _stored_run(store, ExperimentConfig(), [0.3, 0.2])
+    store.add_metrics(run_id, [(0, 0, "val_accuracy", 0.9), (0, 0, "val_loss", 0.05)])
+    curves = compare.epoch_curves(store, [run_id])
+    assert list(curves[run_id]["val_accuracy"]) == [0.9, 0.3, 0.2]
+    row = compare.runs_table([store.get_run(run_id)], curves).iloc[0]
+    assert (row["best val accuracy"], row["best val loss"], row["epochs"]) == (0.3, pytest.approx(0.7), 2)
+
+
 def test_config_diff_shows_only_differing_fields():
     configs = {
         "a": ExperimentConfig().to_dict(),

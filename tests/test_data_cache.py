@@ -78,7 +78,7 @@ def test_concurrent_requests_for_one_key_load_once():
 
 def test_different_keys_load_in_parallel():
     cache = ByteLimitedCache(lambda: 10**6)
-    inside = threading.Barrier(2, timeout=5)
+    inside = threading.Barrier(2, timeout=60)
 
     def load():
         inside.wait()  # Deadlocks (then times out) unless both loads run at once.

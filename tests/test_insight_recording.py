@@ -81,7 +81,7 @@ def test_validation_figures_and_predictions_are_the_models_own(store):
     rows = {row.name: row.value for row in store.metrics(run_id, names=["val_loss", "val_accuracy"])
             if row.epoch == 2}
     # The last epoch's recorded validation figures are those of the final weights, which
-    # the run evaluated with model.evaluate (L2 penalty included in both).
+    # are the run's final figures (L2 penalty included).
     assert rows["val_loss"] == pytest.approx(record.final_metrics["val_loss"], rel=1e-4)
     assert rows["val_accuracy"] == pytest.approx(record.final_metrics["val_accuracy"], abs=1e-6)
 

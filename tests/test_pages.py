@@ -24,7 +24,7 @@ def _train_button(app):
     return next(button for button in app.button if button.label == "Train")
 
 
-def _run_until(app, store, predicate, timeout=120):
+def _run_until(app, store, predicate, timeout=300):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         app.run()
@@ -185,3 +185,32 @@ def test_the_form_survives_a_visit_to_another_page_and_takes_a_pipeline_from_aug
     assert app.slider(key="train_tricks_dropout_rate").value == 0.4
     assert app.slider(key="train_augmentation_rotation_range").value == 20.0
     assert app.slider(key="train_augmentation_mixup_alpha").value == 4.0
+
+
+def test_a_waiting_run_says_where_it_stands_and_when_it_should_start(lab_home):
+    """The run panel's bar says what a run waits for (issue 12: a queue that looked frozen)."""
+    from cnnlab.config import ExperimentConfig
+    from cnnlab.training.status import queue_progress
+
+    store = RunStore(lab_home)
+    training = store.create_run(ExperimentConfig().to_dict(), "training")
+    store.mark_running(training, device="CPU")
+    store.update_progress(training, {"stage": "training", "epoch": 2, "epochs": 6, "step": 1,
+                                     "steps_per_epoch": 36, "fraction": 0.2, "elapsed_s": 8.0,
+                                     "eta_s": 30.0})
+    waiting = store.create_run(ExperimentConfig(seed=1).to_dict(), "waiting")
+    store.update_progress(waiting, queue_progress(1, 1, 1))
+    starting = store.create_run(ExperimentConfig(seed=2).to_dict(), "starting")
+    store.update_progress(starting, {"stage": "starting_worker"})
+    expected = {
+        waiting: "Queued: 1st of 1 waiting; all 1 training slot busy; starts in about 30 s",
+        starting: "Starting a worker process (it loads TensorFlow once, a few seconds)",
+        training: "Epoch 2/6 · step 1/36 · 30 s left",
+    }
+    for run_id, words in expected.items():
+        app = AppTest.from_file(HOME_PAGE, default_timeout=60)
+        app.query_params["run"] = run_id
+        app = app.run().switch_page("pages/1_Train.py").run()
+        assert not app.exception
+        assert [bar.text for bar in app.get("progress")] == [words]
+    store.close()

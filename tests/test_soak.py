@@ -174,12 +174,18 @@ RUNS, SESSIONS = 4, 10
 
 
 # Workers first import TensorFlow (4 at once on this 2-core machine), hence the longer soak.
-# In thread mode the soak also checks the training side's own row count against a
-# counting store's (an assert inside soak()).
+# On a loaded machine the soak goes on (up to SETTLE_S more) until 4 runs have each stored
+# a whole epoch, so it always checks runs that trained side by side. In thread mode the
+# soak also checks the training side's own row count against a counting store's (an
+# assert inside soak()). What is asserted is correctness only: nothing lost or doubled,
+# no error, every status legal; how many rows or polls a second is the benchmark's.
+SETTLE_S = 600
+
+
 @pytest.mark.parametrize("isolation, seconds", [("process", 45), ("thread", 20)])
 def test_four_runs_and_ten_polling_sessions_lose_nothing(tmp_path, isolation, seconds):
     figures = soak(seconds, runs=RUNS, sessions=SESSIONS, home=tmp_path / "soak",
-                   isolation=isolation, log=lambda line: None)
+                   isolation=isolation, settle_s=SETTLE_S, log=lambda line: None)
     errors = figures["errors"]
     assert figures["failed_runs"] == 0, errors["failed_runs"]
     assert figures["thread_exceptions"] == 0, errors["threads"]
@@ -189,8 +195,8 @@ def test_four_runs_and_ten_polling_sessions_lose_nothing(tmp_path, isolation, se
     assert figures["lost_rows"] == 0 and figures["extra_rows"] == 0, figures
     assert figures["rows_stored"] == figures["rows_written"]
     assert figures["reader_gaps"] == 0, figures
-    # Not vacuous: runs trained side by side, wrote thousands of rows, sessions polled.
-    assert figures["runs_started"] >= RUNS
     assert set(figures["statuses"]) <= {"completed", "stopped"}
-    assert figures["rows_written"] >= 2000, figures
-    assert figures["polls"] >= SESSIONS * (seconds - 5), figures
+    # Not vacuous: runs trained side by side (each stored an epoch), sessions polled.
+    assert figures["settled"], f"{RUNS} runs did not each train an epoch in {SETTLE_S} s: {figures}"
+    assert figures["runs_started"] >= RUNS and figures["rows_written"] > 0
+    assert figures["polls"] >= SESSIONS, figures

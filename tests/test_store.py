@@ -122,7 +122,7 @@ def test_status_transitions(store, monkeypatch):
     monkeypatch.setattr(store_module, "_now", lambda: clock[0])
     run_id = store.create_run(CONFIG)
     clock[0] = 110.0
-    store.mark_running(run_id, device="GPU:0")
+    assert store.mark_running(run_id, device="GPU:0")
     record = store.get_run(run_id)
     assert (record.status, record.device, record.started_at) == ("running", "GPU:0", 110.0)
     assert record.owner == f"{socket.gethostname()}:{os.getpid()}"
@@ -158,6 +158,21 @@ def test_finish_run_rejects_non_terminal_status(store, status):
     assert f"Received: {status!r}" in message
     assert str(list(TERMINAL_STATUSES)) in message
     assert store.get_run(run_id).status == "queued"
+
+
+@pytest.mark.parametrize("ending", ["stopped", "interrupted"])
+def test_a_run_that_ended_while_it_waited_is_never_marked_running(store, ending):
+    """A run stopped in the queue (or interrupted by a restarted server) stays ended when
+    a worker takes it late: mark_running says so, and changes nothing."""
+    run_id = store.create_run(CONFIG)
+    if ending == "stopped":
+        store.finish_run(run_id, "stopped")
+    else:
+        with store._write() as conn:  # as recovery does
+            conn.execute("UPDATE runs SET status = 'interrupted' WHERE run_id = ?", (run_id,))
+    assert store.mark_running(run_id, device="CPU") is False
+    record = store.get_run(run_id)
+    assert (record.status, record.started_at, record.device) == (ending, None, None)
 
 
 def test_list_runs_rejects_unknown_status(store):

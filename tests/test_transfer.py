@@ -289,7 +289,8 @@ def test_two_phase_freezes_then_fine_tunes_and_numbers_epochs_on(pretrained_run,
 
     phases = store.metrics(run_id, names=[PHASE_METRIC])
     assert [(row.epoch, row.step, row.value) for row in phases] == [(1, 0, 1.0), (2, 0, 2.0)]
-    assert [row.epoch for row in store.metrics(run_id, names=["val_accuracy"])] == [1, 2, 3]
+    # Epoch 0 is the untrained model's point (cnnlab.training.job.untrained_rows).
+    assert [row.epoch for row in store.metrics(run_id, names=["val_accuracy"])] == [0, 1, 2, 3]
     # The step schedule runs on across the phases; phase 2 takes a tenth of it.
     rates = {row.epoch: row.value for row in store.metrics(run_id, names=["batch/learning_rate"])}
     assert rates == pytest.approx({1: 0.01, 2: 0.1 * 0.01 * 0.5, 3: 0.1 * 0.01 * 0.25})
@@ -313,7 +314,7 @@ def test_early_stopping_ends_a_phase_and_the_next_numbers_on_from_it(pretrained_
         manager.shutdown(timeout=60)
     phases = store.metrics(run_id, names=[PHASE_METRIC])
     assert [(row.epoch, row.value) for row in phases] == [(1, 1.0), (3, 2.0)]
-    assert [row.epoch for row in store.metrics(run_id, names=["val_loss"])] == [1, 2, 3, 4]
+    assert [row.epoch for row in store.metrics(run_id, names=["val_loss"])] == [0, 1, 2, 3, 4]
     assert record.final_metrics["early_stopping_epoch"] == 4
 
 

@@ -184,7 +184,7 @@ def _start_custom(baseline: str) -> None:
 
 
 def _stop(run_ids: list[str]) -> None:
-    manager, store, refused, stopping = job_manager(), job_manager().store, [], 0
+    manager, store, refused, stopping, stopped = job_manager(), job_manager().store, [], 0, 0
     for run_id in run_ids:
         record = store.get_run(run_id)
         if record is None or not record.is_active:
@@ -195,14 +195,20 @@ def _stop(run_ids: list[str]) -> None:
             refused.append(str(error))
             continue
         if manager.stop(run_id):
-            stopping += 1
+            # One that had not started is stopped at once (JobManager.stop).
+            if record.status == "queued":
+                stopped += 1
+            else:
+                stopping += 1
         else:
             refused.append(f"Run {run_id} trains in another process of the lab (the command "
                            "line, another server): stop it there.")
     if refused:
         st.session_state[ERROR] = " ".join(refused)
-    if stopping:
-        st.session_state[NOTICE] = f"Stopping {stopping} run(s) after their current batch."
+    done = [f"Stopped {stopped} run(s) that had not started." if stopped else "",
+            f"Stopping {stopping} run(s) after their current batch." if stopping else ""]
+    if stopped or stopping:
+        st.session_state[NOTICE] = " ".join(part for part in done if part)
 
 
 def messages() -> None:

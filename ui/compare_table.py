@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from cnnlab.store import STATUSES
+from cnnlab.training.status import stage_of
 
 SELECTED = "compare_selected"  # the compared run ids, oldest first
 TABLE = "compare_table"  # the st.dataframe's selection state
@@ -37,12 +38,17 @@ def select(run_ids) -> None:
 
 
 def run_counts(records) -> None:
-    """How many runs train and wait right now: the queue a class shares."""
-    running = sum(record.status == "running" for record in records)
-    queued = sum(record.status == "queued" for record in records)
-    finished = len(records) - running - queued
+    """How many runs train, start and wait right now: the queue a class shares. A run
+    handed to a worker that is still loading TensorFlow counts as starting, not queued."""
+    stages = [stage_of(record) for record in records if record.is_active]
+    starting = stages.count("starting_worker")
+    queued = stages.count("queued")
+    running = len(stages) - starting - queued
+    finished = len(records) - len(stages)
     st.markdown(f":blue-badge[:material/autorenew: {running} running] "
-                f":orange-badge[:material/schedule: {queued} queued] "
+                + (f":violet-badge[:material/hourglass_top: {starting} starting a worker] "
+                   if starting else "")
+                + f":orange-badge[:material/schedule: {queued} queued] "
                 f":gray-badge[{finished} finished]")
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import streamlit as st
 
 from cnnlab import compare, compare_charts
+from cnnlab.store import ACTIVE_STATUSES
+from cnnlab.training.status import describe, start_estimates
 from ui.compare_data import curves_of, gradient_profile_of, table_of
 from ui.resources import job_manager
 
@@ -46,7 +48,8 @@ def _live(selected: list[str], baseline: str, statuses: dict) -> None:
     if training:
         st.caption(f":material/autorenew: **Live**: {len(training)} of these runs are queued or "
                    "training; the charts follow them every second, a point per finished epoch.")
-        _progress(training, labels)
+        estimates = start_estimates(store.list_runs(statuses=ACTIVE_STATUSES))
+        _progress(training, labels, estimates)
     _differences(configs, labels, colors, statuses, baseline)
     st.subheader("Curves")
     st.caption("Dashed: train · solid: validation. Click a run in the legend to hide it, "
@@ -77,19 +80,17 @@ def _live(selected: list[str], baseline: str, statuses: dict) -> None:
             _seed_bands(records, curves)
 
 
-def _progress(training, labels, per_row: int = 4) -> None:
-    """A bar per active run: where it is within its epochs, between the chart's points."""
+def _progress(training, labels, estimates: dict, per_row: int = 4) -> None:
+    """A bar per active run: where it is within its epochs, between the chart's points,
+    or what it waits for (its place in the queue and when it should start, a worker
+    starting, its data loading: cnnlab.training.status)."""
     for start in range(0, len(training), per_row):
         for column, record in zip(st.columns(per_row), training[start:start + per_row]):
             progress = record.progress or {}
             label = labels.get(record.run_id, record.run_id)
-            if record.status == "queued":
-                column.progress(0.0, text=f"**{label}**: queued")
-            elif "epoch" not in progress:
-                column.progress(0.0, text=f"**{label}**: starting")
-            else:
-                column.progress(min(float(progress.get("fraction", 0.0)), 1.0),
-                                text=f"**{label}**: epoch {progress['epoch']}/{progress['epochs']}")
+            fraction = float(progress.get("fraction", 0.0)) if record.status == "running" else 0.0
+            words = describe(record, estimates.get(record.run_id), short=True)
+            column.progress(min(fraction, 1.0), text=f"**{label}**: {words}")
 
 
 def _differences(configs, labels, colors, statuses, baseline) -> None:

@@ -9,6 +9,7 @@ run's, or a pipeline sent over from the Augment page).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import streamlit as st
@@ -81,8 +82,23 @@ def _label(value) -> str:
     return LABELS.get(value, str(value).replace("_", " "))
 
 
-def experiment_form() -> dict:
-    """Draw the form; return the experiment as a dict for `ExperimentConfig.from_dict`."""
+def experiment_form(later: list | None = None) -> dict:
+    """Draw the form; return the experiment as a dict for `ExperimentConfig.from_dict`.
+
+    Args:
+        later: if a list, the parts that need TensorFlow (the model summary, the schedule's
+            formula and preview) keep their place in their tabs but are drawn by the
+            functions appended here, which the page calls after its Train button. Why: on
+            a server that has just started, TensorFlow loads in the background for
+            seconds, and the button must not wait for it; nor must a click wait for a
+            summary to be drawn before its run is submitted.
+    """
+    def drawn(part, *args) -> None:
+        if later is None:
+            part(*args)
+        else:
+            later.append(functools.partial(part, *args))
+
     tabs = st.tabs(["Data", "Model", "Regularize", "Optimize", "Schedule", "Augment"])
     with tabs[0]:
         data = _data_section()
@@ -97,9 +113,10 @@ def experiment_form() -> dict:
     with tabs[1]:
         with st.expander("Transfer learning", expanded=is_backbone(values["architecture"])):
             values["transfer"] = transfer_controls(values["architecture"])
-        _summary(values)
+        drawn(_summary, st.container(), values)
     with tabs[4]:
         values["schedule"] = _schedule_section(values)
+        drawn(_schedule_preview, st.container(), values)
     with tabs[5]:
         st.caption("Switch transforms on and set their strength; the Augment page shows what "
                    "they do to an image, with these same controls.")
@@ -172,10 +189,15 @@ def _model_section() -> dict:
         "batch_norm_position": position}}
 
 
-def _summary(values: dict) -> None:
-    """What the chosen network costs, before it is trained."""
+def _summary(slot, values: dict) -> None:
+    """What the chosen network costs, before it is trained (drawn in `slot`)."""
     from ui.model_summary import show_model_summary
 
+    with slot:
+        _summary_body(values, show_model_summary)
+
+
+def _summary_body(values: dict, show_model_summary) -> None:
     st.markdown("**Before training**")
     try:
         config = ExperimentConfig.from_dict(values)
@@ -293,9 +315,6 @@ def _variant_cost(variant: str, count: int, batch_size: int) -> str:
 
 
 def _schedule_section(values: dict) -> dict:
-    from cnnlab import charts
-    from cnnlab.schedules import preview, schedule_formula
-
     kind = st.selectbox("Schedule", SCHEDULES, format_func=_label, key="train_schedule_kind")
     unit = st.radio("t counts", SCHEDULE_UNITS, horizontal=True, key="train_schedule_unit",
                     help=field_help(ScheduleConfig, "unit"))
@@ -313,13 +332,22 @@ def _schedule_section(values: dict) -> dict:
                 help=field_help(ScheduleConfig, name))
         else:
             schedule[name] = st.session_state.get(key, getattr(ScheduleConfig(), name))
-    try:
-        config = ExperimentConfig.from_dict({**values, "schedule": schedule})
-        steps = math.ceil(config.planned_train_count() / config.batch_size)
-        st.caption(schedule_formula(config))
-        x, rates = preview(config, steps)
-        st.plotly_chart(charts.schedule_figure(x, rates, title="Planned learning rate"),
-                        key="train_schedule_preview", config={"displaylogo": False}, theme=None)
-    except ValueError as error:
-        st.caption(f"No preview yet: {error}")
     return schedule
+
+
+def _schedule_preview(slot, values: dict) -> None:
+    """The schedule's formula and the learning rate it plans, batch by batch (in `slot`)."""
+    from cnnlab import charts
+    from cnnlab.schedules import preview, schedule_formula
+
+    with slot:
+        try:
+            config = ExperimentConfig.from_dict(values)
+            steps = math.ceil(config.planned_train_count() / config.batch_size)
+            st.caption(schedule_formula(config))
+            x, rates = preview(config, steps)
+            st.plotly_chart(charts.schedule_figure(x, rates, title="Planned learning rate"),
+                            key="train_schedule_preview", config={"displaylogo": False}, theme=None)
+        except ValueError as error:
+            st.caption(f"No preview yet: {error}")
+

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui.identity import identity_sidebar
+from ui.resources import load_tensorflow_soon
 
 # (script, label, icon): the pages in the order a lesson uses them.
 PAGES = (
@@ -36,3 +37,5 @@ def page_setup(title: str) -> None:
             st.page_link(script, label=label, icon=icon)
         st.divider()
         identity_sidebar()
+    # Here, once the page's own modules are imported: see load_tensorflow_soon.
+    load_tensorflow_soon()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
+import threading
 
 import streamlit as st
 
@@ -68,15 +69,40 @@ def store_error_message(error: Exception) -> str:
     return "The lab's run store is busy; try again in a moment."
 
 
-@st.cache_resource(show_spinner="Starting TensorFlow...")
-def device_name() -> str:
+def _load_tensorflow() -> None:
     from cnnlab.training.device import configure_tensorflow
 
-    name = configure_tensorflow()
+    configure_tensorflow()
     # TensorFlow's and Keras' many long-lived objects made every full collection take
     # 0.25-0.75 s; frozen, collections skip them.
     gc.freeze()
-    return name
+
+
+_tensorflow_loader = threading.Thread(target=_load_tensorflow, name="cnnlab-load-tensorflow",
+                                      daemon=True)
+_loader_guard = threading.Lock()
+
+
+def load_tensorflow_soon() -> None:
+    """Start loading TensorFlow in the background, once per server (`page_setup` calls it).
+
+    Why in the background, and only once a page's modules are imported: importing
+    TensorFlow took 5 to 20 s on two cores, which the first page waited for when it loaded
+    in the page's own thread; and a loading thread started as the first page began slowed
+    that page's own imports threefold (2.5 s to 7.6 s: both want the interpreter's lock).
+    Pages that need it (the Train form's model summary, a submit's memory estimate) wait
+    for it only where they use it, after the Train button is drawn.
+    """
+    with _loader_guard:
+        if not _tensorflow_loader.is_alive() and not _tensorflow_loader.ident:
+            _tensorflow_loader.start()
+
+
+def device_name() -> str | None:
+    """The device runs train on ("CPU" or the GPU's name), or None while TensorFlow loads."""
+    from cnnlab.training.device import configure_tensorflow, tensorflow_ready
+
+    return configure_tensorflow() if tensorflow_ready() else None
 
 
 STATUS_ICONS = {

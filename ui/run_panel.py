@@ -1,8 +1,11 @@
 """The live view of one run: status, progress, Stop, health alerts and the insight tabs.
 
 It polls the store once a second from a fragment while the run is active, fetching only
-new metric rows, and stops polling (a full rerun) when the run ends. The alerts and the
-tabs (ui/insight_panel.py) are drawn inside the same fragment, so they follow the run too.
+new metric rows, and stops polling (a full rerun) when the run ends. From the moment the
+run leaves the queue until its first point is stored (its untrained loss, written as soon
+as its model is built) it polls four times a second, so the point shows the moment it
+exists; then one full rerun sets the pace back to once a second. The alerts and the tabs (ui/insight_panel.py) are drawn
+inside the same fragment, so they follow the run too.
 """
 
 from __future__ import annotations
@@ -12,24 +15,40 @@ import streamlit as st
 from cnnlab.export import export_run
 from cnnlab.history import RunHistory
 from cnnlab.sessions import may_modify
+from cnnlab.store import ACTIVE_STATUSES
+from cnnlab.training.status import describe, stage_of, start_estimates
 from ui.identity import current_session, is_teacher
 from ui.insight_panel import show_alerts, show_insight
 from ui.resources import STATUS_ICONS, job_manager
 
 POLL_SECONDS = 1.0
+FIRST_POINT_POLL_SECONDS = 0.25
 
 
 def show_run(run_id: str) -> None:
     """Draw the panel of `run_id`; live while it trains."""
-    record = job_manager().store.get_run(run_id)
+    store = job_manager().store
+    record = store.get_run(run_id)
     if record is None:
         st.warning(f"Run {run_id} is not in the store (deleted?). Start a new one above.")
         return
-    interval = POLL_SECONDS if record.is_active else None
-    st.fragment(run_every=interval, key=f"run_panel_{run_id}")(_panel)(run_id, record.is_active)
+    history = _history(run_id)
+    history.update(store)
+    interval = _poll_interval(record, history)
+    st.fragment(run_every=interval, key=f"run_panel_{run_id}")(_panel)(
+        run_id, record.is_active, interval)
 
 
-def _panel(run_id: str, was_active: bool) -> None:
+def _poll_interval(record, history) -> float | None:
+    """Four times a second while the run's first point is due (it has left the queue but
+    stored nothing yet), once a second otherwise, never once it has ended."""
+    if not record.is_active:
+        return None
+    in_queue = record.status == "queued" and "position" in (record.progress or {})
+    return POLL_SECONDS if history.last_id or in_queue else FIRST_POINT_POLL_SECONDS
+
+
+def _panel(run_id: str, was_active: bool, interval: float | None = POLL_SECONDS) -> None:
     manager = job_manager()
     record = manager.store.get_run(run_id)
     if record is None:
@@ -40,7 +59,14 @@ def _panel(run_id: str, was_active: bool) -> None:
 
     history = _history(run_id)
     history.update(manager.store)
+    _draw(manager, run_id, record, history)
+    if _poll_interval(record, history) != interval:
+        # Drawn first, so the first point shows at once; then one full rerun sets the
+        # fragment's pace anew (Streamlit takes `run_every` only when a fragment is created).
+        st.rerun()
 
+
+def _draw(manager, run_id: str, record, history) -> None:
     icon = STATUS_ICONS.get(record.status, "")
     mine = may_modify(record, current_session(), teacher=is_teacher())
     # The title has the row to itself, so a long name wraps instead of squeezing the button;
@@ -53,11 +79,14 @@ def _panel(run_id: str, was_active: bool) -> None:
         if record.is_active and mine and st.button(
                 "Stop", key=f"train_stop_{run_id}", icon=":material/stop:", type="primary"):
             manager.stop(run_id)
-            st.toast("Stopping after this batch...")
+            st.toast("Stopped before it started." if record.status == "queued"
+                     else "Stopping after this batch...")
         elif record.is_active and not mine:
             st.caption(f"Started by {record.session or 'the command line'}", width="content")
 
-    _progress(record)
+    _progress(record, manager.store)
+    if record.is_active and not history.batches.size:
+        _model_line(record)
     if record.error:
         (st.warning if record.status == "diverged" else st.error)(record.error)
     _final_metrics(record)
@@ -74,21 +103,34 @@ def _history(run_id: str) -> RunHistory:
     return histories[run_id]
 
 
-def _progress(record) -> None:
-    progress = record.progress or {}
-    if record.status == "queued":
-        st.progress(0.0, text="Queued: waiting for a free training slot...")
-    elif record.status == "running":
-        if not progress:
-            st.progress(0.0, text="Loading data and building the model...")
-            return
-        eta = progress.get("eta_s")
-        left = f" · {eta:.0f} s left" if eta is not None else ""
-        st.progress(
-            min(progress.get("fraction", 0.0), 1.0),
-            text=(f"Epoch {progress['epoch']}/{progress['epochs']} · step "
-                  f"{progress['step']}/{progress['steps_per_epoch']}{left}"),
-        )
+def _progress(record, store) -> None:
+    """The bar, with what the run is doing in words (cnnlab.training.status): its place in
+    the queue and when it should start, a worker starting, data loading, the first step."""
+    if not record.is_active:
+        return
+    start_in = None
+    if stage_of(record) == "queued":
+        start_in = start_estimates(store.list_runs(statuses=ACTIVE_STATUSES)).get(record.run_id)
+    fraction = (record.progress or {}).get("fraction", 0.0) if record.status == "running" else 0.0
+    st.progress(min(fraction, 1.0), text=describe(record, start_in))
+
+
+def _model_line(record) -> None:
+    """The network being built, while the run has no training step yet: the Model tab's
+    summary (already measured for the form, so at no cost), in one line."""
+    from cnnlab.config import ExperimentConfig
+    from cnnlab.summary import estimate_for_config, format_count
+    from cnnlab.training.device import tensorflow_ready
+
+    if not tensorflow_ready():
+        return
+    try:
+        summary = estimate_for_config(ExperimentConfig.from_dict(record.config))
+    except Exception:  # noqa: BLE001 - a caption; the run reports its own errors
+        return
+    st.caption(f"Model: {len(summary.layers)} layers, {format_count(summary.params)} parameters "
+               f"({format_count(summary.trainable_params)} trainable), "
+               f"{format_count(summary.macs)} multiply-adds per image.")
 
 
 def _final_metrics(record) -> None:

@@ -53,7 +53,7 @@ class StoreCallback(keras.callbacks.Callback):
 
     Attributes:
         failed_flushes: writes the store refused and that were retried later.
-        rows_written: metric rows this callback has written (also kept in the progress).
+        rows_written: metric rows the run has written (also kept in the progress).
     """
 
     def __init__(self, store, run_id: str, *, epochs: int, steps_per_epoch: int,
@@ -144,6 +144,12 @@ class StoreCallback(keras.callbacks.Callback):
         """Queue metric rows (epoch, step, name, value), written with the next flush."""
         self._rows.extend(rows)
 
+    def write_before_training(self, rows, stage: str) -> None:
+        """Write `rows` now, with the run's stage as its progress (the untrained point,
+        before `fit`): as every flush, a write the store refuses keeps them for the next."""
+        self._rows.extend(rows)
+        self._flush(stage=stage)
+
     # -- internals -----------------------------------------------------------------------
 
     def progress(self) -> dict:
@@ -156,12 +162,18 @@ class StoreCallback(keras.callbacks.Callback):
         if done > 1 and self._first_batch_end is not None:
             eta = (now - self._first_batch_end) / (done - 1) * (total - done)
         return {
-            "epoch": self._epoch, "epochs": self.epochs, "step": self._step,
+            "stage": "training", "epoch": self._epoch, "epochs": self.epochs, "step": self._step,
             "steps_per_epoch": self.steps_per_epoch, "fraction": done / total if total else 0.0,
             "elapsed_s": elapsed, "eta_s": eta,
         }
 
-    def _flush(self, *, final: bool = False) -> None:
+    def stage_progress(self, stage: str) -> dict:
+        """The progress as it stands, in another stage (the final evaluation, saving), with
+        the row counters kept (benchmarks/soak.py checks the stored rows against them)."""
+        return {**self.progress(), "stage": stage, "rows_written": self.rows_written,
+                "failed_flushes": self.failed_flushes}
+
+    def _flush(self, *, final: bool = False, stage: str | None = None) -> None:
         """Write the buffered rows and the progress in one transaction.
 
         The buffer is emptied only after the write committed: a refused write rolls back
@@ -171,8 +183,9 @@ class StoreCallback(keras.callbacks.Callback):
         count = len(self._rows)
         # The rows written so far, in the same transaction as the rows themselves: the
         # store's own count of the run's rows can be checked against it (benchmarks/soak.py).
-        progress = {**self.progress(), "rows_written": self.rows_written + count,
-                    "failed_flushes": self.failed_flushes}
+        # Before training (`stage`) there is no epoch yet to report, only the stage.
+        progress = {**({"stage": stage} if stage else self.progress()),
+                    "rows_written": self.rows_written + count, "failed_flushes": self.failed_flushes}
         try:
             self.store.add_metrics_and_progress(self.run_id, self._rows[:count], progress)
         except sqlite3.OperationalError:

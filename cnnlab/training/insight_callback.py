@@ -102,7 +102,7 @@ class InsightCallback(keras.callbacks.Callback):
         if self.validation is not None:
             dataset, labels = self.validation
             probabilities = self.model.predict(dataset, verbose=0)
-            logs.update(_validation_logs(self.model, labels, probabilities))
+            logs.update(validation_logs(self.model, labels, probabilities))
             self._write(VAL_PROBS % (epoch + 1), probabilities.astype("float16"))
         if self._relu_probe is not None:
             outputs = self._relu_probe(self.probe, training=False)
@@ -114,7 +114,7 @@ class InsightCallback(keras.callbacks.Callback):
         self.recorder.store.write_artifact(self.recorder.run_id, name, encode_array(array))
 
 
-def _validation_logs(model, labels, probabilities) -> dict:
+def validation_logs(model, labels, probabilities) -> dict:
     """val_loss and val_accuracy as Keras' evaluate computes them: mean cross-entropy plus
     the regularization penalties, and the fraction whose top class is right."""
     labels = np.asarray(labels)

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-import keras
+from typing import TYPE_CHECKING
 
-# name -> (Keras class, the OptimizerOptions fields that class takes)
+if TYPE_CHECKING:
+    import keras
+
+# name -> (Keras class in keras.optimizers, the OptimizerOptions fields that class takes).
+# Names, not classes: the Train form asks which fields to show before TensorFlow has loaded.
 _OPTIMIZERS = {
-    "sgd": (keras.optimizers.SGD, ("momentum", "nesterov")),
-    "rmsprop": (keras.optimizers.RMSprop, ("rho", "momentum", "epsilon")),
-    "adam": (keras.optimizers.Adam, ("beta_1", "beta_2", "epsilon")),
-    "adamw": (keras.optimizers.AdamW, ("weight_decay", "beta_1", "beta_2", "epsilon")),
-    "adagrad": (keras.optimizers.Adagrad, ("epsilon",)),
-    "adadelta": (keras.optimizers.Adadelta, ("rho", "epsilon")),
-    "adamax": (keras.optimizers.Adamax, ("beta_1", "beta_2", "epsilon")),
-    "nadam": (keras.optimizers.Nadam, ("beta_1", "beta_2", "epsilon")),
+    "sgd": ("SGD", ("momentum", "nesterov")),
+    "rmsprop": ("RMSprop", ("rho", "momentum", "epsilon")),
+    "adam": ("Adam", ("beta_1", "beta_2", "epsilon")),
+    "adamw": ("AdamW", ("weight_decay", "beta_1", "beta_2", "epsilon")),
+    "adagrad": ("Adagrad", ("epsilon",)),
+    "adadelta": ("Adadelta", ("rho", "epsilon")),
+    "adamax": ("Adamax", ("beta_1", "beta_2", "epsilon")),
+    "nadam": ("Nadam", ("beta_1", "beta_2", "epsilon")),
 }
 
 
@@ -30,7 +34,10 @@ def make_optimizer(config, learning_rate=None) -> keras.optimizers.Optimizer:
         learning_rate: a float or a LearningRateSchedule; defaults to None, i.e. the
             config's constant learning rate.
     """
-    cls, fields = _OPTIMIZERS[config.optimizer]
+    import keras
+
+    class_name, fields = _OPTIMIZERS[config.optimizer]
+    cls = getattr(keras.optimizers, class_name)
     options = config.optimizer_options
     clipping = {key: getattr(options, key) for key in ("clipnorm", "clipvalue")
                 if getattr(options, key) is not None}

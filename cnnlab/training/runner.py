@@ -15,6 +15,7 @@ only its own run with it.
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import time
 from collections import deque
@@ -23,7 +24,7 @@ from cnnlab.config import ExperimentConfig
 from cnnlab.processes import this_owner
 from cnnlab.store import RunRecord, RunStore
 from cnnlab.training.job import check_memory, execute_run
-from cnnlab.training.transfer import check_transfer
+from cnnlab.training.status import queue_progress
 
 DEFAULT_MAX_CONCURRENT = 2
 ISOLATIONS = ("thread", "process")
@@ -53,8 +54,9 @@ class JobManager:
         max_concurrent: runs training at once; more are queued (default
             `CNNLAB_MAX_CONCURRENT` or 2).
         isolation: "thread" (default) or "process": where runs train (see the module).
-        prestart: with "process", start this many workers now, so the first runs need
-            not wait for TensorFlow to load in them (default 0).
+        prestart: with "process", keep this many idle workers ready, TensorFlow loaded:
+            started now, and again whenever one takes a run, up to `max_concurrent`
+            workers in all (default 0: a worker starts when a run needs one).
         worker_max_growth: with "process", retire a worker whose memory grew by more
             than this fraction since its first run (default 0.05).
         worker_max_runs: with "process", also retire a worker after this many runs
@@ -74,6 +76,9 @@ class JobManager:
         self._queue: deque[tuple[str, ExperimentConfig]] = deque()
         # Each active run's "it has ended" event.
         self._active: dict[str, threading.Event] = {}
+        # Active runs handed to a worker that is still loading TensorFlow.
+        self._starting: set[str] = set()
+        self._publish_lock = threading.Lock()
         self.store.recover_interrupted()
         if isolation == "process":
             from cnnlab.training.workers import DEFAULT_MAX_GROWTH, ProcessExecutor
@@ -81,7 +86,8 @@ class JobManager:
             growth = DEFAULT_MAX_GROWTH if worker_max_growth is None else worker_max_growth
             self._executor = ProcessExecutor(self.store.home, this_owner(), max_growth=growth,
                                              max_runs=worker_max_runs)
-            self._executor.prestart(min(prestart, self.max_concurrent))
+            self._executor.prestart(min(prestart, self.max_concurrent),
+                                    max_workers=self.max_concurrent)
         else:
             self._executor = _ThreadExecutor(self.store)
 
@@ -97,27 +103,50 @@ class JobManager:
                 "Invalid experiment. Expected an ExperimentConfig. "
                 f"Received: {type(config).__name__}. Build one with ExperimentConfig(...)."
             )
+        # Imported here: it loads Keras, which a process that only lists runs (a page, the
+        # CLI's `runs`) should not wait for. TensorFlow is configured first, so its start-up
+        # lines are filtered and its thread pools set (cnnlab.training.device).
+        from cnnlab.training.device import configure_tensorflow
+
         config.check_feasible()
+        configure_tensorflow()
+        from cnnlab.training.transfer import check_transfer
+
         check_transfer(config, self.store)
         check_memory(config)
         run_id = self.store.create_run(config.to_dict(), name or config.summary(), session)
         with self._lock:
             self._queue.append((run_id, config))
             self._start_queued()
+        self._publish()
         return run_id
 
     def stop(self, run_id: str) -> bool:
-        """Stop a run: a queued one at once, a training one within one batch."""
+        """Stop a run: one that has not started training at once, a training one within
+        one batch.
+
+        "Not started" covers a run in the queue and one handed to a worker that is still
+        loading TensorFlow: both are marked stopped in the store now (the worker, told too,
+        never starts it), so stopping an ablation grid of queued runs takes no longer than
+        the click.
+        """
         with self._lock:
-            for item in self._queue:
-                if item[0] == run_id:
-                    self._queue.remove(item)
-                    self.store.finish_run(run_id, "stopped")
-                    return True
-            if run_id in self._active:
+            queued = next((item for item in self._queue if item[0] == run_id), None)
+            if queued is not None:
+                self._queue.remove(queued)
+            elif run_id in self._active:
                 self._executor.stop(run_id)
-                return True
-        return False
+            else:
+                return False
+        # A run that has not started is still "queued" in the store; the first ending
+        # recorded stands, so a run that started meanwhile keeps training until its
+        # worker sees the stop (within one batch) and records it.
+        record = self.store.get_run(run_id)
+        if record is not None and record.status == "queued":
+            self.store.finish_run(run_id, "stopped")
+        if queued is not None:
+            self._publish()
+        return True
 
     def queued_ids(self) -> list[str]:
         with self._lock:
@@ -151,6 +180,10 @@ class JobManager:
         """The worker processes' ids with "process" isolation; [] with threads."""
         return self._executor.pids()
 
+    def ready_workers(self) -> int:
+        """Idle workers that have loaded TensorFlow (with threads: 0; for benchmarks)."""
+        return self._executor.ready_idle()
+
     def shutdown(self, timeout: float | None = None) -> None:
         """Stop every queued and training run and wait for them (and workers) to end."""
         with self._lock:
@@ -166,25 +199,57 @@ class JobManager:
         self._executor.shutdown(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
     def _start_queued(self) -> None:
-        # Called with the lock held.
+        """Hand queued runs to free slots (lock held); note those whose worker is still
+        starting, for `_publish` to tell once the lock is released."""
         while self._queue and len(self._active) < self.max_concurrent:
             run_id, config = self._queue.popleft()
             self._active[run_id] = threading.Event()
             try:
-                self._executor.start(run_id, config, self._ended)
+                ready = self._executor.start(run_id, config, self._ended)
             except OSError as exc:  # no thread or worker process could be started
                 self._active.pop(run_id).set()
                 self.store.finish_run(run_id, "failed", error=(
                     f"The lab could not start a process or thread to train this run "
                     f"({type(exc).__name__}: {exc}). The server may be out of memory or "
                     "processes; try again when other runs have finished."))
+                continue
+            if not ready:
+                self._starting.add(run_id)
+
+    def _publish(self) -> None:
+        """Record in the store what each waiting run waits for: its place in the queue, or
+        a worker that is still starting. Every reader (any page, the CLI) shows it.
+
+        Serialized, and each call writes the state as it is when the call begins, so the
+        last write is never an older state's. Written outside the manager's lock: a busy
+        store delays the words, never a submit or a stop.
+        """
+        with self._publish_lock:
+            with self._lock:
+                queued = [run_id for run_id, _ in self._queue]
+                starting = sorted(self._starting)
+            wanted = {run_id: {"stage": "starting_worker"} for run_id in starting}
+            wanted.update({run_id: queue_progress(position, len(queued), self.max_concurrent)
+                           for position, run_id in enumerate(queued, start=1)})
+            for run_id, progress in wanted.items():
+                try:
+                    record = self.store.get_run(run_id)
+                    if record is not None and record.status == "queued" and record.progress != progress:
+                        self.store.update_progress(run_id, progress)
+                except (sqlite3.Error, OSError, ValueError):
+                    pass  # a busy store: the next change writes it
 
     def _ended(self, run_id: str) -> None:
         with self._lock:
             ended = self._active.pop(run_id, None)
+            self._starting.discard(run_id)
+            waiting = len(self._queue)
             self._start_queued()
+            moved = len(self._queue) != waiting
         if ended is not None:
             ended.set()
+        if moved:
+            self._publish()
 
 
 class _ThreadExecutor:
@@ -194,7 +259,7 @@ class _ThreadExecutor:
         self.store = store
         self._events: dict[str, threading.Event] = {}
 
-    def start(self, run_id: str, config: ExperimentConfig, on_end) -> None:
+    def start(self, run_id: str, config: ExperimentConfig, on_end) -> bool:
         event = self._events[run_id] = threading.Event()
 
         def work() -> None:
@@ -205,6 +270,7 @@ class _ThreadExecutor:
                 on_end(run_id)
 
         threading.Thread(target=work, name=f"cnnlab-run-{run_id}", daemon=True).start()
+        return True
 
     def stop(self, run_id: str) -> None:
         event = self._events.get(run_id)
@@ -213,6 +279,9 @@ class _ThreadExecutor:
 
     def pids(self) -> list[int]:
         return []
+
+    def ready_idle(self) -> int:
+        return 0
 
     def shutdown(self, timeout: float | None = None) -> None:
         """Nothing to do: the manager has waited for the runs' threads."""

@@ -79,21 +79,39 @@ class ProcessExecutor:
         self.retired = 0  # workers recycled so far
         # (run id, the resident bytes of its worker right after it), for the last runs.
         self.memory_after_runs: deque[tuple[str, int | None]] = deque(maxlen=100)
+        self._keep_ready = 0
+        self._max_workers = 0
 
-    def prestart(self, count: int = 1) -> None:
-        """Start up to `count` idle workers now, so the next runs need not wait for one."""
-        with self._lock:
-            while len(self._workers) < count:
-                self._workers.append(self._spawn())
+    def prestart(self, count: int = 1, *, max_workers: int | None = None) -> None:
+        """Keep `count` idle workers ready: start them now, and start another whenever one
+        takes a run or ends, as long as there are fewer than `max_workers` (default
+        `count`) workers in all.
 
-    def start(self, run_id: str, config: ExperimentConfig, on_end: Callable[[str], None]) -> None:
-        """Train `run_id` in an idle worker (or a new one); call `on_end(run_id)` after."""
+        Why again after each start: the next run (the second of an ablation grid, the
+        next student's) then finds a worker that has loaded TensorFlow and the default
+        data set already, instead of waiting seconds for a new process.
+        """
         with self._lock:
-            worker = next((w for w in self._workers if w.run_id is None), None)
+            self._keep_ready = count
+            self._max_workers = count if max_workers is None else max(count, max_workers)
+            self._replenish()
+
+    def start(self, run_id: str, config: ExperimentConfig, on_end: Callable[[str], None]) -> bool:
+        """Train `run_id` in an idle worker (or a new one); call `on_end(run_id)` after.
+
+        Returns whether that worker was ready (TensorFlow loaded): if not, the run waits
+        for it to start, which the job manager tells the run's readers.
+        """
+        with self._lock:
+            idle = [w for w in self._workers if w.run_id is None]
+            # A ready worker first; among those still starting, the oldest.
+            worker = next((w for w in idle if w.ready.is_set()), idle[0] if idle else None)
             if worker is None:
                 worker = self._spawn()
                 self._workers.append(worker)
             worker.assign(run_id, config.to_dict(), on_end)
+            self._replenish()
+            return worker.ready.is_set()
 
     def stop(self, run_id: str) -> None:
         with self._lock:
@@ -105,6 +123,11 @@ class ProcessExecutor:
         """The process ids of the live workers (for tests and benchmarks)."""
         with self._lock:
             return [worker.process.pid for worker in self._workers]
+
+    def ready_idle(self) -> int:
+        """How many workers are idle with TensorFlow loaded."""
+        with self._lock:
+            return sum(w.run_id is None and w.ready.is_set() for w in self._workers)
 
     def shutdown(self, timeout: float | None = None) -> None:
         """Ask every worker to exit after its run (the manager has stopped the runs)."""
@@ -126,6 +149,20 @@ class ProcessExecutor:
         # Called with the lock held.
         return _Worker(self)
 
+    def _replenish(self) -> None:
+        """Start workers until `_keep_ready` are idle or `_max_workers` exist (lock held).
+
+        A worker that cannot be started (no memory, no processes left) is not retried
+        here: the next run that needs one starts it, and fails with a message if it cannot.
+        """
+        idle = sum(worker.run_id is None for worker in self._workers)
+        while idle < self._keep_ready and len(self._workers) < self._max_workers:
+            try:
+                self._workers.append(self._spawn())
+            except OSError:
+                return
+            idle += 1
+
     def _finished(self, worker: _Worker, rss: int | None) -> None:
         """After a run: retire the worker if it has grown too much or trained enough runs."""
         with self._lock:
@@ -139,6 +176,7 @@ class ProcessExecutor:
                 self._workers.remove(worker)
                 worker.send(("exit",))
                 self.retired += 1
+                self._replenish()
 
     def _died(self, worker: _Worker) -> None:
         with self._lock:
@@ -165,6 +203,8 @@ class _Worker:
         self.conn = Connection(ours.detach())
         self.run_id: str | None = None
         self.on_end: Callable[[str], None] | None = None
+        # Set when the worker reports that TensorFlow and the default data set are loaded.
+        self.ready = threading.Event()
         self.first_rss: int | None = None
         self.runs = 0
         self._send_lock = threading.Lock()
@@ -188,7 +228,9 @@ class _Worker:
                 message = self.conn.recv()
             except (EOFError, OSError):
                 break
-            if message[0] == "done":
+            if message[0] == "ready":
+                self.ready.set()
+            elif message[0] == "done":
                 _, run_id, _status, rss = message
                 self.executor.memory_after_runs.append((run_id, rss))
                 self.executor._finished(self, rss)
@@ -238,15 +280,15 @@ def _fail_lost_run(home: str, run_id: str, exitcode: int | None) -> None:
 
 
 def worker_main(conn, home: str, owner: str, parent_pid: int) -> None:
-    """The body of a worker process: train the runs the server sends, one at a time."""
+    """The body of a worker process: train the runs the server sends, one at a time.
+
+    The orders are read from the start, so a stop that comes while TensorFlow loads is
+    known before its run begins (and the run then never starts). Once TensorFlow, the
+    training modules and the default data set are loaded (`warm_up`), the worker tells
+    the server it is ready.
+    """
     threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from cnnlab.store import RunStore
-    from cnnlab.training.device import configure_tensorflow
-    from cnnlab.training.job import execute_run
-
-    configure_tensorflow()
-    store = RunStore(home)
     orders: queue.Queue = queue.Queue()
     lock = threading.Lock()
     state = {"run_id": None, "event": None, "stopped": set()}
@@ -267,6 +309,16 @@ def worker_main(conn, home: str, owner: str, parent_pid: int) -> None:
                 orders.put(message)
 
     threading.Thread(target=listen, name="cnnlab-worker-orders", daemon=True).start()
+    from cnnlab.store import RunStore
+    from cnnlab.training.job import execute_run, warm_up
+
+    warm_up()
+    store = RunStore(home)
+    try:
+        conn.send(("ready",))
+    except (OSError, ValueError):
+        store.close()
+        return
     while True:
         message = orders.get()
         if message[0] != "run":
