@@ -18,7 +18,10 @@ a quiet 2-core machine. The machine's load is printed with the figures.
 
 Usage: python benchmarks/cli_overhead.py [--repeats 3] [--quick] [--set FIELD=VALUE ...]
 (--quick: one repeat of a 2-epoch run on 512 images.) The last line printed is one JSON
-object: the median of each part over the repeats, plus `repeats_s` (each repeat's parts).
+object. Keys of the last line: the median of each part above over the repeats
+(`startup_s`, `to_first_row_s`, `to_first_batch_s`, `training_s`, `finish_s`, `exit_s`),
+`overhead_s`, `overhead_ratio`, `stderr_lines` (what TensorFlow printed that the filter
+kept), `repeats_s` (each repeat's parts), `load_avg_1m`.
 """
 
 from __future__ import annotations

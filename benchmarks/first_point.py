@@ -77,8 +77,12 @@ def probe_until(page, done, what: str) -> tuple[dict, float]:
 
 def one_run(page, store: RunStore, previous: str | None) -> dict:
     """Press Train, wait for the new run's first point, stop the run; the timings."""
+    button = page.get_by_role("button", name="Train", exact=True)
+    if not button.is_visible():  # the form folds away while a run is shown: open it
+        page.get_by_text("Experiment settings").click()
+        button.wait_for(state="visible")
     clicked = time.time()
-    page.get_by_role("button", name="Train", exact=True).click()
+    button.click()
     state, drawn = probe_until(page, lambda s: s["run"] not in (None, previous) and s["points"] > 0,
                                "the new run's first point")
     run_id = state["run"]
@@ -94,7 +98,7 @@ def one_run(page, store: RunStore, previous: str | None) -> dict:
         if time.monotonic() > deadline:
             raise RuntimeError(f"run {run_id} did not stop within {TIMEOUT_S:.0f} s")
         time.sleep(0.1)
-    probe_until(page, lambda s: s["train"] and not s["running"], "the page after Stop")
+    probe_until(page, lambda s: not s["running"], "the page after Stop")
     return {
         "run_id": run_id, "total_s": drawn - clicked,
         "submit_s": created - clicked,

@@ -77,6 +77,21 @@ BENCHMARKS = {
               "epochs", "repeats"),
         expect={"train_size": 64, "epochs": 2, "repeats": 1},
     ),
+    "cli_overhead": Benchmark(
+        keys=("startup_s", "to_first_row_s", "to_first_batch_s", "training_s", "finish_s",
+              "exit_s", "overhead_s", "overhead_ratio", "stderr_lines", "repeats_s",
+              "load_avg_1m"),
+    ),
+    "first_point": Benchmark(
+        keys=("click_to_first_point_s", "cold_click_to_first_point_s", "warm_s",
+              "train_button_s", "page_idle_s", "warm_train_button_s", "warm_page_idle_s",
+              "breakdown_cold", "breakdown_warm", "load_avg_1m", "target_s", "met"),
+        browser=True,
+    ),
+    "stop_queued": Benchmark(
+        keys=("stop_all_s", "stop_all_each_s", "statuses", "trained_rows", "load_avg_1m"),
+        expect={"trained_rows": 0},
+    ),
     "compare_render": Benchmark(
         keys=("compare_render_s", "times_s", "cpu_s", "cleanup_s", "script_s", "gc_freeze",
               "runs", "epochs", "metric_rows", "charts", "fill_s", "target_s", "ok",
