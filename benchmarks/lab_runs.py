@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def train(overrides: dict, seed: int) -> dict:
     """One run of the default experiment with `overrides` (dotted fields) and `seed`."""
-    from cnnlab.alerts import chance_accuracy, health_alerts
+    from cnnlab.alerts import WINDOW, chance_accuracy, first_to_last_ratio, health_alerts
     from cnnlab.config import ExperimentConfig
     from cnnlab.history import RunHistory
     from cnnlab.store import RunStore
@@ -49,6 +49,7 @@ def train(overrides: dict, seed: int) -> dict:
     if finite is not None and len(finite):
         start = max(float(finite.iloc[0]), math.log(1 / chance) if chance else 0.0)
     dead = history.layer_table("dead_fraction")
+    ratio = first_to_last_ratio(history.layer_table("grad_norm")).dropna().tail(WINDOW)
     return {
         "overrides": overrides, "seed": seed, "status": status, "seconds": round(seconds, 1),
         "accuracy": _column(epochs, "accuracy"), "val_accuracy": _column(epochs, "val_accuracy"),
@@ -58,6 +59,7 @@ def train(overrides: dict, seed: int) -> dict:
         "peak_loss_over_start": (round(float(finite.max()) / start, 3)
                                  if start else None),
         "dead_fraction_by_epoch": [round(float(value), 3) for value in dead.max(axis=1)],
+        "first_to_last_gradient": float(f"{ratio.median():.3g}") if len(ratio) else None,
         "alerts": [alert.kind for alert in health_alerts(history, status=status,
                                                          config=config.to_dict())],
     }

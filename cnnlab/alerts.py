@@ -40,18 +40,31 @@ VANISHING_RATIO = 0.05
 EXPLODING_RATIO = 100.0
 EXPLODING_GROWTH = 100.0
 WINDOW = 10  # recorded steps
-# Of a ReLU layer's units that never fire on the probe batch. Healthy runs left up to 46%
-# of a layer dead (the default experiment's fc1: 34-46%; shapes 47-62%, the ants-and-bees
-# photos 51-69%, both while learning), runs whose learning rate was 10x or more too high
-# 84-100% (Adam at 0.01 to 1, SGD at 1). 0.75 sits between the two.
+# Of a ReLU layer's units that never fire on the probe batch. Healthy runs left up to 62%
+# of a layer dead (the default experiment's fc1: 34-46%, with batch norm 38-42%; SGD at 0.1
+# with batch norm 35-56%; shapes 47-62%), the ants-and-bees photos up to 69%, all while
+# learning. Runs whose learning rate was 5x or more too high: 79-100% (Adam at 5e-3 with
+# batch norm, still learning: 79-89%; Adam at 0.01 to 1 and SGD at 1, stuck: 84-100%).
+# 0.75 sits between the two; the old 0.5 fired on healthy shapes and photo runs.
 DEAD_FRACTION = 0.75
 OVERFITTING_EPOCHS = 3  # validation loss rising while training loss falls, epochs in a row
 # A batch loss this many times the loss at the start (the first batch's, or ln(classes),
 # a uniform guess, if larger) means the steps are too large. The peak over the start was
-# 1.0-1.4 in healthy runs (Adam 1e-3, SGD 0.01-0.1, with and without batch norm, deep
-# sigmoid networks), at most 2.25; 53 to 1e11 under Adam at 0.03 to 1 and RMSprop at 0.1,
-# always at the second step. Adam at 0.01 peaked at 1.5-6.6 and learned in two seeds of three.
+# 1.0-1.4 in healthy runs without batch norm (Adam 1e-3, SGD 0.01-0.1, deep sigmoid
+# networks), up to 5.9 with it (SGD at 0.1, Adam at 5e-3: 3.1-8.0, learning); 53 to 1e11
+# under Adam at 0.03 to 1 and RMSprop at 0.1 (always at the second step), 12-36 under SGD
+# at 0.3 with batch norm, whose validation accuracy then swings 40 points between epochs.
+# Adam at 0.01 without batch norm peaked at 1.5-6.6 (the stall rule below catches it).
 LOSS_EXPLOSION = 10.0
+# A run stuck at chance with its ReLUs dead is blamed on the learning rate only if the rate
+# is at least this many times the optimizer's usual one: a stall alone does not tell the
+# cause. SGD at 1 (100x) stalled in 3 seeds of 3 with 91-100% of a layer dead, SGD at 0.3
+# (30x) in 2 of 3, Adam at 0.01 (10x) in 1 of 3 (3 of 3 on 16-pixel digits); but the
+# plain 20-layer network at Adam's usual 1e-3 stalled too, with 72-84% dead, from its depth.
+LEARNING_RATE_FACTOR = 10.0
+# Keras' defaults, the lectures' starting points; Adadelta's is its paper's 1.0.
+USUAL_LEARNING_RATES = {"sgd": 0.01, "rmsprop": 1e-3, "adam": 1e-3, "adamw": 1e-3,
+                        "adagrad": 1e-3, "adadelta": 1.0, "adamax": 1e-3, "nadam": 1e-3}
 # Training accuracy at or below this skill counts as chance. Runs stuck at chance had
 # skill -0.03 to 0.06 (digits, up to 15.7% with 10 classes); the default experiment had
 # 0.43-0.50 after its first epoch.
@@ -108,7 +121,7 @@ def health_alerts(history, *, status: str | None = None, config: dict | None = N
                                     _dead_relus(history.layer_table("dead_fraction")))
                 if alert is not None]
     diverged = _diverged(history.batches, status)
-    rate = None if diverged else _learning_rate_too_high(history, chance, symptoms)
+    rate = None if diverged else _learning_rate_too_high(history, chance, symptoms, config)
     cause = diverged or rate
     if cause is not None:  # the gradient symptoms follow from the steps being too large
         cause = _taking_in(cause, symptoms)
@@ -166,8 +179,10 @@ def _taking_in(cause: Alert, symptoms: list[Alert]) -> Alert:
 # -- causes ------------------------------------------------------------------------------
 
 
-def _learning_rate_too_high(history, chance: float | None, symptoms: list[Alert]) -> Alert | None:
-    """The loss jumped far above its start, or training stalls at chance with its ReLUs dead."""
+def _learning_rate_too_high(history, chance: float | None, symptoms: list[Alert],
+                            config: dict) -> Alert | None:
+    """The loss jumped far above its start, or training stalls at chance with its ReLUs dead
+    at a rate far above the optimizer's usual one."""
     loss = _finite(history.batches, "loss")
     if loss.empty:
         return None
@@ -184,12 +199,17 @@ def _learning_rate_too_high(history, chance: float | None, symptoms: list[Alert]
     else:
         stalled = _stalled_at_chance(history.epochs, chance)
         dead = next((a for a in symptoms if a.kind == "dead_relu"), None)
-        if stalled is None or dead is None:
+        usual = USUAL_LEARNING_RATES.get(config.get("optimizer"))
+        rate = config.get("learning_rate")
+        if stalled is None or dead is None or not usual or not rate:
+            return None
+        if rate < LEARNING_RATE_FACTOR * usual:
             return None
         detail = (f"After {_epochs(stalled[0])} the training accuracy is {stalled[1]:.1%}, "
-                  f"chance for {round(1 / chance)} classes, and {dead.brief}: large steps "
-                  "pushed the units' inputs below zero for every image, where they get no "
-                  "gradient, so the network stopped learning.")
+                  f"chance for {round(1 / chance)} classes, and {dead.brief}, at a learning "
+                  f"rate of {rate:g}, {rate / usual:g} times {config['optimizer']}'s usual "
+                  f"{usual:g}: large steps pushed the units' inputs below zero for every "
+                  "image, where they get no gradient, so the network stopped learning.")
     return Alert("learning_rate", "Learning rate too high", detail,
                  "Lower the learning rate 10x (Adam's usual 1e-3, SGD's 0.01-0.1) and train "
                  "again; a warm-up schedule, gradient clipping or batch normalization "
