@@ -13,40 +13,36 @@ Every threshold is measured, on real runs of the lab on the 2-core development C
 (digits unless said otherwise, the small convnet, 6 epochs, seeds 0-2 or more; the
 figures are in each constant's comment, and `benchmarks/alert_thresholds.py` prints them
 again). "Skill" is accuracy rescaled so that chance (1 / classes) is 0 and 100% is 1.
-
-Vanishing gradients: the lectures' measure is how much smaller the first layer's gradient
-is than the last's. On `deep_plain` (ten weight layers) trained on digits, the median
-first-to-last ratio of kernel-gradient norms was 2e-7 to 3e-6 for sigmoid with Glorot
-weights, 3e-3 to 1.6e-2 for sigmoid with N(0, 1) weights (under Adam and SGD, several
-seeds), and 0.2 to 3 for ReLU with He weights, with batch norm or without. A first layer's
-kernel gradient sums over every position of its feature map, which keeps it larger than a
-dense layer's, so the 1e-3 often quoted for dense networks would miss the N(0, 1) case;
-`VANISHING_RATIO` = 0.05 sits a factor three or more from both sides. The ratio must hold
-as a median over `WINDOW` recorded steps, so one noisy batch neither raises nor clears an
-alert.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-VANISHING_RATIO = 0.05
-# First-layer gradients this many times the last layer's, or any layer's gradient growing
-# this many times over the run, count as exploding.
-EXPLODING_RATIO = 100.0
-EXPLODING_GROWTH = 100.0
-WINDOW = 10  # recorded steps
-# Of a ReLU layer's units that never fire on the probe batch. Healthy runs left up to 62%
-# of a layer dead (the default experiment's fc1: 34-46%, with batch norm 38-42%; SGD at 0.1
-# with batch norm 35-56%; shapes 47-62%), the ants-and-bees photos up to 69%, all while
-# learning. Runs whose learning rate was 5x or more too high: 79-100% (Adam at 5e-3 with
-# batch norm, still learning: 79-89%; Adam at 0.01 to 1 and SGD at 1, stuck: 84-100%).
-# 0.75 sits between the two; the old 0.5 fired on healthy shapes and photo runs.
-DEAD_FRACTION = 0.75
+# Re-exported, so that every alert and threshold has one address: cnnlab.alerts.
+from cnnlab.gradient_alerts import (
+    DEAD_FRACTION,
+    EXPLODING_GROWTH,
+    EXPLODING_RATIO,
+    VANISHING_RATIO,
+    WINDOW,
+    Alert,
+    dead_relus,
+    exploding,
+    first_to_last_ratio,
+    vanishing,
+)
+
+__all__ = [
+    "CHANCE_SKILL", "DEAD_FRACTION", "EXPLODING_GROWTH", "EXPLODING_RATIO", "LOSS_EXPLOSION",
+    "OVERFITTING_EPOCHS", "OVERFITTING_GAP", "OVERFITTING_LARGE_GAP", "TRAINED_SKILL",
+    "VALIDATION_CHANCE_SKILL", "VANISHING_RATIO", "WINDOW", "Alert", "chance_accuracy",
+    "first_to_last_ratio", "health_alerts", "skill",
+]
+
 OVERFITTING_EPOCHS = 3  # validation loss rising while training loss falls, epochs in a row
 # A batch loss this many times the loss at the start (the first batch's, or ln(classes),
 # a uniform guess, if larger) means the steps are too large. The peak over the start was
@@ -79,30 +75,15 @@ VALIDATION_CHANCE_SKILL = 0.15
 # least OVERFITTING_GAP and widening (a positive least-squares slope over the last
 # GAP_TREND_EPOCHS epochs), or at least OVERFITTING_LARGE_GAP whatever its trend. Healthy
 # runs: the default experiment's gap stayed under 5 points (5 seeds), shapes with batch
-# norm 5-9, the ants-and-bees photos with dropout 0.5 and augmentation -5 to 12 in four of
-# six seeds over 30 epochs (and 18-23 in one). Without regularization the same photos ended
-# 27 to 46 points apart (six seeds), the case the rising-validation-loss rule caught in only
-# some runs. A 39-image validation set alone moves the two-epoch gap by about 6 points.
+# norm 5-9. The ants-and-bees photos (155 training images, 64 pixels, 30 epochs) ended 27
+# to 46 points apart without regularization (six seeds), the case the rising-validation-
+# loss rule caught in only some runs; with dropout 0.5 and augmentation -1 to 12 in three
+# seeds, 14 to 20 in one and 18 to 34 in two (validation 46-56%: overfitting all the same).
+# Ten digits (one a class) ended 30-38 apart. A 39-image validation set alone moves the
+# two-epoch gap by about 6 points.
 OVERFITTING_GAP = 0.15
 OVERFITTING_LARGE_GAP = 0.25
 GAP_TREND_EPOCHS = 5
-
-
-@dataclass(frozen=True)
-class Alert:
-    """One finding: what was seen, in plain words, and what the lectures say to do.
-
-    `explains` lists the kinds of the alerts this one takes in: symptoms of its cause
-    that are not shown on their own (their figures are in `detail`).
-    """
-
-    kind: str  # "learning_rate", "diverged", "chance", "overfitting", "exploding",
-    #            "vanishing" or "dead_relu"
-    title: str
-    detail: str
-    remedy: str
-    explains: tuple[str, ...] = ()
-    brief: str = ""  # the finding in a few words, for the cause that takes it in
 
 
 def health_alerts(history, *, status: str | None = None, config: dict | None = None) -> list[Alert]:
@@ -117,8 +98,8 @@ def health_alerts(history, *, status: str | None = None, config: dict | None = N
     config = config or {}
     chance = chance_accuracy(config)
     grads = history.layer_table("grad_norm")
-    symptoms = [alert for alert in (_exploding(grads), _vanishing(grads),
-                                    _dead_relus(history.layer_table("dead_fraction")))
+    symptoms = [alert for alert in (exploding(grads), vanishing(grads),
+                                    dead_relus(history.layer_table("dead_fraction")))
                 if alert is not None]
     diverged = _diverged(history.batches, status)
     rate = None if diverged else _learning_rate_too_high(history, chance, symptoms, config)
@@ -154,14 +135,6 @@ def chance_accuracy(config: dict) -> float | None:
 def skill(accuracy: float, chance: float) -> float:
     """Accuracy rescaled so that chance is 0 and a perfect score 1."""
     return (accuracy - chance) / (1.0 - chance)
-
-
-def first_to_last_ratio(grads: pd.DataFrame) -> pd.Series:
-    """Per recorded step, the first layer's gradient norm over the last layer's."""
-    if grads.shape[1] < 2:
-        return pd.Series(dtype="float64")
-    last = grads.iloc[:, -1].where(grads.iloc[:, -1] > 0)
-    return grads.iloc[:, 0] / last
 
 
 def _taking_in(cause: Alert, symptoms: list[Alert]) -> Alert:
@@ -324,68 +297,6 @@ def _accuracy_gap(epochs: pd.DataFrame) -> Alert | None:
         "network is memorizing the training set instead of learning what generalizes.",
         _OVERFITTING_REMEDY,
         brief=f"training accuracy {gap * 100:.0f} points above validation",
-    )
-
-
-# -- symptoms ----------------------------------------------------------------------------
-
-
-def _vanishing(grads: pd.DataFrame) -> Alert | None:
-    ratio = first_to_last_ratio(grads).dropna().tail(WINDOW)
-    if len(ratio) < WINDOW or not ratio.median() < VANISHING_RATIO:
-        return None
-    first, last = grads.columns[0], grads.columns[-1]
-    return Alert(
-        "vanishing", "Vanishing gradients",
-        f"The first layer's gradient ({first}) is {ratio.median():.1e} times the last "
-        f"layer's ({last}), the median of the last {WINDOW} recorded steps: the layers near "
-        "the input barely learn.",
-        "Use ReLU (or leaky ReLU / ELU) instead of sigmoid or tanh, He initialization "
-        "instead of N(0, 1), and batch normalization; residual connections help very deep "
-        "networks.",
-        brief=("the first layer gets no gradient at all" if ratio.median() == 0 else
-               f"the first layer's gradient is {ratio.median():.1e} times the last layer's"),
-    )
-
-
-def _exploding(grads: pd.DataFrame) -> Alert | None:
-    if len(grads) < WINDOW:
-        return None
-    ratio = first_to_last_ratio(grads).dropna().tail(WINDOW)
-    recent = grads.tail(WINDOW).median()
-    start = grads.head(WINDOW).median()
-    growth = (recent / start.where(start > 0)).max()
-    if len(ratio) == WINDOW and ratio.median() > EXPLODING_RATIO:
-        detail = (f"The first layer's gradient is {ratio.median():.0f} times the last "
-                  "layer's: gradients grow on their way back to the input.")
-    elif np.isfinite(growth) and growth > EXPLODING_GROWTH:
-        layer = (recent / start).idxmax()
-        detail = (f"The gradient of {layer} grew {growth:.0f}-fold since the start of "
-                  "training.")
-    else:
-        return None
-    return Alert("exploding", "Exploding gradients", detail,
-                 "Lower the learning rate, clip gradients by norm (e.g. 1.0), use batch "
-                 "normalization and a variance-preserving initialization (He or Glorot).",
-                 brief=detail[0].lower() + detail[1:].rstrip("."))
-
-
-def _dead_relus(dead: pd.DataFrame) -> Alert | None:
-    if dead.empty:
-        return None
-    latest = dead.ffill().iloc[-1].dropna()
-    worst = latest[latest > DEAD_FRACTION]
-    if worst.empty:
-        return None
-    layer = worst.idxmax()
-    return Alert(
-        "dead_relu", "Dead ReLUs",
-        f"{worst[layer]:.0%} of the units of {layer} never fire on the probe images"
-        + (f" (and over {DEAD_FRACTION:.0%} in {len(worst) - 1} more layer(s))" if len(worst) > 1 else "")
-        + ": a dead unit outputs 0 for every input and gets no gradient, so it never recovers.",
-        "Lower the learning rate, use leaky ReLU or ELU, He initialization, or batch "
-        "normalization before the activation.",
-        brief=f"{worst[layer]:.0%} of the ReLUs of {layer} are dead",
     )
 
 
