@@ -180,12 +180,19 @@ def _learning_rate_too_high(history, chance: float | None, symptoms: list[Alert]
             return None
         detail = (f"After {_epochs(stalled[0])} the training accuracy is {stalled[1]:.1%}, "
                   f"chance for {round(1 / chance)} classes, and {dead.brief}, at a learning "
-                  f"rate of {rate:g}, {rate / usual:g} times {config['optimizer']}'s usual "
+                  f"rate of {rate:g}, {_amount(rate / usual)} times {config['optimizer']}'s usual "
                   f"{usual:g}: large steps pushed the units' inputs below zero for every "
                   "image, where they get no gradient, so the network stopped learning.")
+    usual = USUAL_LEARNING_RATES.get(config.get("optimizer"))
+    rate = config.get("learning_rate")
+    if usual and rate and rate > usual:
+        start_from = (f"This run's {rate:g} is {_amount(rate / usual)} times {config['optimizer']}'s "
+                      f"usual {usual:g}: train again from the usual rate, then raise it step by "
+                      "step while the loss still falls")
+    else:
+        start_from = "Lower the learning rate 10x and train again"
     return Alert("learning_rate", "Learning rate too high", detail,
-                 "Lower the learning rate 10x (Adam's usual 1e-3, SGD's 0.01-0.1) and train "
-                 "again; a warm-up schedule, gradient clipping or batch normalization "
+                 f"{start_from}; a warm-up schedule, gradient clipping or batch normalization "
                  "make larger rates safer.")
 
 
@@ -301,7 +308,9 @@ def _accuracy_gap(epochs: pd.DataFrame) -> Alert | None:
 
 
 def _amount(value: float) -> str:
-    """12,534 or 2.5e+10: a number a student can read."""
+    """2.5, 12,534 or 2.5e+10: a number a student can read."""
+    if value < 10:
+        return f"{value:.2g}"
     return f"{value:,.0f}" if value < 1e6 else f"{value:.1e}"
 
 

@@ -98,7 +98,8 @@ def test_learning_rate_far_too_high_is_named_first_and_takes_in_its_symptoms(tra
     run = trained({**TINY, "epochs": 1, "learning_rate": 1.0})
     alerts = run.alerts
     assert _kinds(alerts) == ["learning_rate"], [a.detail for a in alerts]
-    assert "epoch 1, step" in alerts[0].detail and "Lower the learning rate" in alerts[0].remedy
+    assert "epoch 1, step" in alerts[0].detail
+    assert "This run's 1 is 1,000 times adam's usual 0.001" in alerts[0].remedy
     # The ReLUs it killed and the first layer's zero gradient are its consequences.
     assert {"dead_relu", "vanishing"} <= set(alerts[0].explains)
     assert "dead" in alerts[0].detail
@@ -109,7 +110,7 @@ def test_learning_rate_too_high_also_when_training_stalls_at_chance_with_dead_re
     run = trained({**TINY, "learning_rate": 0.01})
     alerts = run.alerts
     assert _kinds(alerts) == ["learning_rate"], [a.detail for a in alerts]
-    assert "chance for 10 classes" in alerts[0].detail
+    assert "chance for 10 classes" in alerts[0].detail and "10 times adam's usual" in alerts[0].detail
     assert "dead_relu" in alerts[0].explains
 
 
