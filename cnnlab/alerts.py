@@ -229,29 +229,42 @@ def _validation_at_chance(epochs: pd.DataFrame, chance: float | None, config: di
     train, val = (float(value) for value in latest.iloc[-1])
     if skill(train, chance) < TRAINED_SKILL or skill(val, chance) > VALIDATION_CHANCE_SKILL:
         return None
-    tricks = config.get("tricks") or {}
-    causes = []
-    if tricks.get("batch_norm") or str(config.get("architecture", "")).startswith("pretrained_"):
-        momentum = tricks.get("batch_norm_momentum")
-        causes.append(
-            "batch normalization's moving mean and variance, which validation uses instead "
-            "of each batch's own, have not caught up with the training batches"
-            + (f" (momentum {momentum:g}" + (": close to 1 they follow too slowly for a "
-               "short run)" if momentum >= 0.9 else ")") if momentum is not None else ""))
+    causes, remedies = [], []
+    if _batch_norm_learns(config):
+        momentum = (config.get("tricks") or {}).get("batch_norm_momentum")
+        why = ""
+        if momentum is not None:
+            why = f" (momentum {momentum:g}" + (
+                ": close to 1, they follow too slowly for a short run)" if momentum >= 0.9 else ")")
+        causes.append("batch normalization's moving mean and variance, which validation uses "
+                      "instead of each batch's own, have not caught up with the training "
+                      f"batches{why}")
+        remedies.append("lower batch norm's momentum (0.5 follows the last few batches) or "
+                        "train longer")
     causes += ["a training set so small that the network memorized it",
                "the validation images differ from the training images, or their labels do "
                "not match (a data split or label problem)"]
+    remedies += ["give the network more training images, or regularize it (dropout, "
+                 "augmentation)", "check that the validation split and the labels come from "
+                 "the same data"]
     listed = "; ".join(f"({number}) {cause}" for number, cause in enumerate(causes, start=1))
+    remedy = "; ".join(remedies)
     return Alert(
         "chance", "Validation at chance while training learns",
         f"At epoch {epoch} the training accuracy is {train:.1%} but the validation accuracy "
         f"is {val:.1%}, chance for {round(1 / chance)} classes. Likely causes: {listed}.",
-        "With batch norm, lower its momentum (0.5 follows the last few batches) or train "
-        "longer; give the network more training images, or regularize it (dropout, "
-        "augmentation); check that the validation split and the labels come from the same "
-        "data.",
+        remedy[0].upper() + remedy[1:] + ".",
         brief=f"validation accuracy {val:.1%} at chance",
     )
+
+
+def _batch_norm_learns(config: dict) -> bool:
+    """Whether the run has BN layers that train: the trick's, or a backbone's with random
+    weights (with ImageNet weights they stay frozen, in inference mode)."""
+    if (config.get("tricks") or {}).get("batch_norm"):
+        return True
+    backbone = str(config.get("architecture", "")).startswith("pretrained_")
+    return backbone and (config.get("transfer") or {}).get("weights") == "random"
 
 
 def _overfitting(epochs: pd.DataFrame) -> Alert | None:

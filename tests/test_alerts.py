@@ -277,3 +277,22 @@ def test_a_loss_that_jumps_tenfold_names_the_learning_rate_before_anything_else(
     assert "step 2" in alerts[0].detail
     below = [(1, 1, "batch/loss", 2.3), (1, 2, "batch/loss", 20.0)]  # 8.7 times ln(10)
     assert health_alerts(_history(store, below), config=config) == []
+
+
+@pytest.mark.parametrize("config, batch_norm_named", [
+    (ExperimentConfig(tricks={"batch_norm": True, "batch_norm_momentum": 0.99}), True),
+    (ExperimentConfig(), False),  # no BN layers: the moving statistics are not a cause
+    (ExperimentConfig(architecture="pretrained_mobilenet_v2"), False),  # frozen ImageNet BN
+    (ExperimentConfig(architecture="pretrained_mobilenet_v2", transfer={"weights": "random"}), True),
+])
+def test_validation_at_chance_names_batch_norm_only_where_bn_layers_learn(store, config, batch_norm_named):
+    rows = [(1, 36, "accuracy", 0.80), (1, 36, "val_accuracy", 0.10),
+            (2, 36, "accuracy", 0.99), (2, 36, "val_accuracy", 0.11)]
+    alerts = health_alerts(_history(store, rows), config=config.to_dict())
+    assert _kinds(alerts) == ["chance"]
+    assert ("batch normalization's moving mean" in alerts[0].detail) is batch_norm_named
+    assert "memorized" in alerts[0].detail and "label problem" in alerts[0].detail
+    # Validation 17% of the way from chance to 100%: no longer at chance, overfitting.
+    above = [(1, 36, "accuracy", 0.80), (1, 36, "val_accuracy", 0.20),
+             (2, 36, "accuracy", 0.99), (2, 36, "val_accuracy", 0.25)]
+    assert _kinds(health_alerts(_history(store, above), config=config.to_dict())) == ["overfitting"]
