@@ -107,18 +107,14 @@ def health_alerts(history, *, status: str | None = None, config: dict | None = N
     if cause is not None:  # the gradient symptoms follow from the steps being too large
         cause = _taking_in(cause, symptoms)
         return [cause]
-    found = []
+    overfitting = [alert for alert in (_overfitting(history.epochs),) if alert is not None]
     at_chance = _validation_at_chance(history.epochs, chance, config)
-    if at_chance is not None:
-        taken = [a for a in symptoms if a.kind == "dead_relu"]
-        overfitting = _overfitting(history.epochs)
-        found.append(_taking_in(at_chance, taken + ([overfitting] if overfitting else [])))
-        symptoms = [a for a in symptoms if a.kind != "dead_relu"]
-    else:
-        overfitting = _overfitting(history.epochs)
-        if overfitting is not None:
-            found.append(overfitting)
-    return found + symptoms
+    if at_chance is None:
+        return overfitting + symptoms
+    # The probe that counts dead ReLUs runs on the same moving statistics as validation.
+    dead = [alert for alert in symptoms if alert.kind == "dead_relu"]
+    others = [alert for alert in symptoms if alert.kind != "dead_relu"]
+    return [_taking_in(at_chance, dead + overfitting)] + others
 
 
 def chance_accuracy(config: dict) -> float | None:
