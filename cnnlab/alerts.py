@@ -98,7 +98,8 @@ def health_alerts(history, *, status: str | None = None, config: dict | None = N
     config = config or {}
     chance = chance_accuracy(config)
     grads = history.layer_table("grad_norm")
-    symptoms = [alert for alert in (exploding(grads), vanishing(grads),
+    symptoms = [alert for alert in (exploding(grads, _finite(history.batches, "loss")),
+                                    vanishing(grads),
                                     dead_relus(history.layer_table("dead_fraction")))
                 if alert is not None]
     diverged = _diverged(history.batches, status)

@@ -31,6 +31,10 @@ VANISHING_RATIO = 0.05
 # plain 20-layer network with tanh and N(0, 1) weights, 1.8e4-2.9e4 in VGG-11 with them.
 # The ten-layer deep_plain with tanh and N(0, 1) reached 20-64, a mild case left unflagged.
 EXPLODING_RATIO = 100.0
+# A layer's gradient growing this many times counts only while the loss is not falling:
+# with the loss falling it was a network waking up from a slow or dead start (shapes at
+# Adam's usual rate, seed 2 of 3: 100-fold and more as its accuracy rose from chance to
+# 52%; Adam at 0.01, seed 0 of 3, after most of its ReLUs died), not an explosion.
 EXPLODING_GROWTH = 100.0
 WINDOW = 10  # recorded steps
 # Of a ReLU layer's units that never fire on the probe batch. Healthy runs left up to 62%
@@ -86,10 +90,13 @@ def vanishing(grads: pd.DataFrame) -> Alert | None:
     )
 
 
-def exploding(grads: pd.DataFrame) -> Alert | None:
-    """The first layer's gradient far above the last layer's, or a layer's grown far."""
+def exploding(grads: pd.DataFrame, loss: pd.Series | None = None) -> Alert | None:
+    """The first layer's gradient far above the last layer's, or a layer's grown far while
+    the loss (the batch losses in order, if known) did not fall."""
     if len(grads) < WINDOW:
         return None
+    falling = (loss is not None and len(loss) >= 2 * WINDOW
+               and loss.tail(WINDOW).median() < loss.head(WINDOW).median())
     ratio = first_to_last_ratio(grads).dropna().tail(WINDOW)
     recent = grads.tail(WINDOW).median()
     start = grads.head(WINDOW).median()
@@ -97,7 +104,7 @@ def exploding(grads: pd.DataFrame) -> Alert | None:
     if len(ratio) == WINDOW and ratio.median() > EXPLODING_RATIO:
         detail = (f"The first layer's gradient is {ratio.median():,.3g} times the last "
                   "layer's: gradients grow on their way back to the input.")
-    elif np.isfinite(growth) and growth > EXPLODING_GROWTH:
+    elif np.isfinite(growth) and growth > EXPLODING_GROWTH and not falling:
         layer = (recent / start).idxmax()
         detail = (f"The gradient of {layer} grew {growth:.0f}-fold since the start of "
                   "training.")

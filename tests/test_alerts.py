@@ -211,6 +211,13 @@ def test_exploding_alert_for_growing_gradients_and_not_for_steady_ones(store):
     growing = _layer_rows("grad_norm", [(0.5 * 1.5 ** i, 0.4, 0.3) for i in range(30)])
     alerts = health_alerts(_history(store, growing))
     assert _kinds(alerts) == ["exploding"]
+    # A middle layer's growth while the loss falls is a network waking up, not an explosion.
+    middle = _layer_rows("grad_norm", [(0.5, 0.4 * 1.5 ** i, 0.3) for i in range(30)])
+    falling = [(1, step, "batch/loss", 2.3 - 0.05 * step) for step in range(1, 31)]
+    assert health_alerts(_history(store, middle + falling)) == []
+    rising = [(1, step, "batch/loss", 2.3 + 0.01 * step) for step in range(1, 31)]
+    alerts = health_alerts(_history(store, middle + rising))
+    assert _kinds(alerts) == ["exploding"] and "fc1 grew" in alerts[0].detail
     backwards = _layer_rows("grad_norm", [(500.0, 5.0, 1.0)] * 30)  # 500x the last layer's
     assert _kinds(health_alerts(_history(store, backwards))) == ["exploding"]
 
