@@ -81,9 +81,9 @@ class Tricks:
     # prediction use moving averages of them. Keras' default momentum, 0.99, averages over
     # about 100 steps and starts from mean 0, variance 1: after the default experiment's
     # 216 steps the averages still held the first steps' statistics, and validation stayed
-    # at chance (11.1 +- 2.8%, 5 seeds) while training reached 99.6%. Measured with
-    # benchmarks/batch_norm.py: 0.5 gave validation 98.5 +- 0.6% there and 80.7 +- 3.0% on
-    # shapes (0.9: 98.3 and 74.9; 0.99: 11.1 and 73.6; no batch norm: 97.3 and 63.7).
+    # at chance (10.9 +- 2.5%, 6 seeds) while training reached 99.6%. Measured with
+    # benchmarks/batch_norm.py: 0.5 gave validation 98.3 +- 0.8% there and 80.7 +- 3.0% on
+    # shapes (0.9: 98.0 and 74.9; 0.99: 10.9 and 73.6; no batch norm: 97.0 and 63.7).
     batch_norm_momentum: float = _spec(
         0.5, "Batch norm trains on each batch's own mean and variance; validation and test "
         "use moving averages of them, updated every step as moving = momentum × moving + "
