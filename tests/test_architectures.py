@@ -279,7 +279,8 @@ def test_default_build_is_plain_and_gives_softmax(architecture):
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
 def test_tricks_reach_every_layer(architecture):
     tricks = Tricks(
-        batch_norm=True, dropout_rate=0.3, l2=0.01, activation="elu", initializer="he_normal"
+        batch_norm=True, batch_norm_momentum=0.7, dropout_rate=0.3, l2=0.01, activation="elu",
+        initializer="he_normal"
     )
     model = build_model(architecture, (28, 28, 1), 10, tricks=tricks)
     _softmax_rows(model, (28, 28, 1), 10)
@@ -290,6 +291,8 @@ def test_tricks_reach_every_layer(architecture):
     # BN-ReLU one more), and the convolutions' biases dropped.
     assert len(_of_type(model, keras.layers.BatchNormalization)) == len(normalized) > 0
     assert not any(layer.use_bias for layer in normalized)
+    # Every BN's moving statistics follow the trick's momentum, not Keras' 0.99.
+    assert {layer.momentum for layer in _of_type(model, keras.layers.BatchNormalization)} == {0.7}
     # The default placement: dropout once, in front of the first dense layer.
     dropouts = _of_type(model, keras.layers.Dropout)
     assert [layer.name for layer in dropouts] in (["fc1_dropout"], ["predictions_dropout"])

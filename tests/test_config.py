@@ -32,6 +32,10 @@ INVALID = [
     ({"tricks": {"initializer": "zeros"}}, "Unknown `initializer`"),
     ({"tricks": {"dropout_placement": "after_conv"}}, "Unknown `dropout_placement`"),
     ({"tricks": {"batch_norm_position": "first"}}, "Unknown `batch_norm_position`"),
+    ({"tricks": {"batch_norm_momentum": 1.0}},
+     "Invalid `batch_norm_momentum`. Expected a value >= 0.0 and < 1.0. Received: 1.0"),
+    ({"tricks": {"batch_norm_momentum": -0.5}}, "Invalid `batch_norm_momentum`"),
+    ({"tricks": {"batch_norm_momentum": "fast"}}, "Invalid type for `batch_norm_momentum`"),
     ({"tricks": {"l1": -1}}, "Invalid `l1`"),
     ({"epochs": "3"}, "Invalid type for `epochs`. Expected a whole number. Received: '3' (str)"),
     ({"epochs": 2.5}, "Invalid type for `epochs`"),
@@ -58,12 +62,14 @@ def test_invalid_fields_are_rejected_with_a_clear_message(fields, message):
 def test_defaults_are_valid_and_round_trip_through_json():
     config = ExperimentConfig()
     assert ExperimentConfig.from_json(config.to_json()) == config
-    changed = ExperimentConfig(dataset="shapes", tricks=Tricks(dropout_rate=0.5, batch_norm=True, l2=1e-3),
+    changed = ExperimentConfig(dataset="shapes", tricks=Tricks(dropout_rate=0.5, batch_norm=True, l2=1e-3,
+                                                               batch_norm_momentum=0.99),
                                learning_rate=0.01, train_size=500, image_size=48)
     restored = ExperimentConfig.from_json(changed.to_json())
     assert restored == changed
     assert isinstance(restored.tricks, Tricks)
     assert json.loads(changed.to_json())["tricks"]["dropout_rate"] == 0.5
+    assert json.loads(changed.to_json())["tricks"]["batch_norm_momentum"] == 0.99
 
 
 def test_config_is_frozen():

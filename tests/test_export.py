@@ -285,6 +285,24 @@ def test_a_run_without_a_model_exports_the_rest(store, tiny_config):
         export_run(store, "20990101-000000-beef")
 
 
+def test_the_scripts_batch_norm_keeps_the_runs_momentum(store, tiny_config):
+    """train.py builds from architecture.json, which carries each BN layer's momentum."""
+    config = tiny_config.with_overrides({"tricks.batch_norm": True, "tricks.batch_norm_momentum": 0.7})
+    run_id = store.create_run(config.to_dict())
+    store.mark_running(run_id, device="CPU")
+    store.finish_run(run_id, "stopped")
+    with zipfile.ZipFile(io.BytesIO(export_run(store, run_id))) as bundle:
+        architecture = bundle.read(ARCHITECTURE_FILE).decode()
+        script = bundle.read("train.py").decode()
+    import keras
+
+    assert "keras.models.model_from_json" in script
+    model = keras.models.model_from_json(architecture)
+    momenta = {layer.momentum for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)}
+    assert momenta == {0.7}
+    assert "BN momentum 0.7" in script  # the docstring's experiment summary says it
+
+
 def test_a_transfer_run_says_its_script_trains_from_scratch():
     config = ExperimentConfig(dataset="digits", architecture="pretrained_mobilenet_v2")
     script = training_script(config)

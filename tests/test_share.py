@@ -19,7 +19,8 @@ from cnnlab.share import (
 from tests.apptest import ROOT, fresh_resources  # noqa: F401  (fixture)
 
 LINKED = ExperimentConfig(architecture="deep_plain", epochs=4, learning_rate=0.01,
-                          tricks={"activation": "sigmoid", "batch_norm": True},
+                          tricks={"activation": "sigmoid", "batch_norm": True,
+                                  "batch_norm_momentum": 0.9},
                           augmentation={"horizontal_flip": True}, schedule={"kind": "cosine"})
 
 
@@ -27,6 +28,7 @@ def test_a_link_carries_only_what_differs_and_round_trips():
     params = config_to_params(LINKED)
     assert params == {
         "architecture": "deep_plain", "tricks.activation": "sigmoid", "tricks.batch_norm": "true",
+        "tricks.batch_norm_momentum": "0.9",
         "augmentation.horizontal_flip": "true", "learning_rate": "0.01", "schedule.kind": "cosine",
         "epochs": "4",
     }
@@ -73,6 +75,7 @@ def test_the_train_page_opens_a_shared_link_in_the_form():
     assert app.selectbox(key="train_architecture").value == "deep_plain"
     assert app.selectbox(key="train_tricks_activation").value == "sigmoid"
     assert app.toggle(key="train_tricks_batch_norm").value is True
+    assert app.number_input(key="train_tricks_batch_norm_momentum").value == 0.9
     assert app.number_input(key="train_epochs").value == 4
     assert ExperimentConfig.from_dict(app.session_state["train_draft"].to_dict()) == LINKED
     shown = " ".join(code.value for code in app.code)

@@ -47,6 +47,29 @@ def test_batch_norm_position(position, order):
     assert [name for name in names if name.startswith("block1_") and "pool" not in name] == order
 
 
+@pytest.mark.parametrize("architecture, input_shape", [
+    # The families are covered in test_architectures.py; these are the rest, and a
+    # keras.applications backbone, whose BN layers come with momentum 0.999.
+    ("small_convnet", (16, 16, 1)), ("lenet5", (16, 16, 1)), ("deep_plain", (16, 16, 1)),
+    ("pretrained_mobilenet_v2", (32, 32, 3)),
+])
+def test_every_batch_norm_layer_takes_the_tricks_momentum(architecture, input_shape):
+    if architecture.startswith("pretrained_"):
+        from cnnlab.models.pretrained import build_transfer_model
+
+        model = build_transfer_model(architecture, input_shape, 10, weights=None,
+                                     tricks=Tricks(batch_norm_momentum=0.7))
+        layers = model.get_layer("base").layers
+    else:
+        model = build_model(architecture, input_shape, 10,
+                            tricks=Tricks(batch_norm=True, batch_norm_momentum=0.7))
+        layers = model.layers
+    momenta = [layer.momentum for layer in layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert momenta and set(momenta) == {0.7}
+    # The momentum is part of the saved architecture, so the exported train.py has it too.
+    assert '"momentum": 0.7' in model.to_json()
+
+
 @pytest.mark.parametrize("activation", ["relu", "leaky_relu", "elu", "selu", "tanh", "sigmoid"])
 def test_activation_replaces_the_architectures_own(activation):
     model = build_model("lenet5", (28, 28, 1), 10, tricks=Tricks(activation=activation))

@@ -21,8 +21,9 @@ from cnnlab.images import for_display
 TABS = ("Curves", "Gradients", "Confusion")
 LAYER_KINDS = {"Gradient norm": "grad_norm", "Weight norm": "weight_norm",
                "Update / weight": "update_ratio"}
-# Alerts that mean the run is not learning at all are errors; the others are warnings.
-SERIOUS_ALERTS = ("diverged", "exploding", "vanishing")
+# Alerts that mean the run is not learning, or its validation means nothing, are errors;
+# the others are warnings.
+SERIOUS_ALERTS = ("learning_rate", "diverged", "chance", "exploding", "vanishing")
 PLOTLY_CONFIG = {"displaylogo": False}
 MISCLASSIFIED_SHOWN = 10
 IMAGE_COLUMNS = 5
@@ -30,8 +31,8 @@ PREDICTIONS_KEPT = 4  # (run, epoch) entries of stored predictions held in sessi
 
 
 def show_alerts(history, record) -> None:
-    """Each health alert the run's figures support, with the lectures' remedy."""
-    for alert in health_alerts(history, status=record.status):
+    """Each health alert the run's figures support, likeliest cause first, with its remedy."""
+    for alert in health_alerts(history, status=record.status, config=record.config):
         if alert.kind == "diverged" and record.error:
             continue  # the run's own error message already says it, with the rate used
         box = st.error if alert.kind in SERIOUS_ALERTS else st.warning

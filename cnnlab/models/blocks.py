@@ -54,6 +54,14 @@ def kernel_initializer(tricks: Tricks) -> str | keras.initializers.Initializer:
     return tricks.initializer or "glorot_uniform"
 
 
+def batch_normalization(name: str, tricks: Tricks) -> keras.layers.BatchNormalization:
+    """A BatchNormalization layer whose moving statistics follow `tricks.batch_norm_momentum`.
+
+    Why not Keras' default momentum (0.99): see `Tricks.batch_norm_momentum`.
+    """
+    return keras.layers.BatchNormalization(momentum=tricks.batch_norm_momentum, name=name)
+
+
 def _activation(tricks: Tricks, activation: str) -> str:
     """The activation a block uses: the trick's if set, else the architecture's own."""
     return tricks.activation or activation
@@ -233,7 +241,7 @@ def normalize_and_activate(x, *, name: str, tricks: Tricks, activation: str = "r
     act = keras.layers.Activation(_activation(tricks, activation), name=_sibling_name(name, "act"))
     if not tricks.batch_norm:
         return act(x)
-    normalize = keras.layers.BatchNormalization(name=_sibling_name(name, "bn"))
+    normalize = batch_normalization(_sibling_name(name, "bn"), tricks)
     if tricks.batch_norm_position == "before_activation":
         return act(normalize(x))
     return normalize(act(x))
@@ -259,7 +267,7 @@ def _normalize_and_activate(x, *, name: str, tricks: Tricks, activation: str | N
     if activation is not None:
         return normalize_and_activate(x, name=name, tricks=tricks, activation=activation)
     if tricks.batch_norm:
-        return keras.layers.BatchNormalization(name=_sibling_name(name, "bn"))(x)
+        return batch_normalization(_sibling_name(name, "bn"), tricks)(x)
     return x
 
 

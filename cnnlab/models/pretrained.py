@@ -248,6 +248,12 @@ def build_transfer_model(
     # A Functional over the application's own layers: the same weights, a stable name
     # (EfficientNet derives its weights file from its name, so it cannot be built as "base").
     base = keras.Model(application.input, application.output, name="base")
+    # keras.applications builds its BatchNormalization layers with momentum 0.99 or 0.999,
+    # which leaves a short run's moving statistics near their start (Tricks.batch_norm_momentum).
+    # With ImageNet weights the base runs in inference mode and the momentum changes nothing.
+    for layer in base.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = tricks.batch_norm_momentum
 
     inputs = keras.Input(shape=(height, width, channels), name="input")
     x = inputs
