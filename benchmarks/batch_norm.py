@@ -18,8 +18,13 @@ second epoch ("swing").
 
 Usage: python benchmarks/batch_norm.py [--cases digits,shapes,digits_sgd] [--seeds 0,1,2,3,4]
        [--momenta 0.99,0.9,0.5]
-(6 epochs each; on 2 CPU cores a digits run takes about 15 s, a shapes run about 50 s.)
-The last line printed is one JSON object with the figures.
+(6 epochs each; on 2 CPU cores a digits run takes about 15 s, a shapes run about 50 s;
+--quick: digits at 16 px, 480 images, 2 epochs, one seed, momentum 0.5 only.)
+The last line printed is one JSON object. Keys of the last line: `seeds`, `figures` (per
+"case: variant", `train`, `validation`, `test`, `largest_gap`, `lowest_validation`,
+`largest_swing`, `alerts`).
+Target (issue 12): with the lab's default momentum, batch norm's validation accuracy within
+a few points of its training accuracy on every built-in data set at its default epochs.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from lab_runs import seeds_argument, spread, train
+from _lab_runs import seeds_argument, spread, train
 
 CASES = {
     "digits": {},
@@ -64,12 +69,16 @@ def main() -> None:
     parser.add_argument("--cases", default="digits,shapes,digits_sgd")
     parser.add_argument("--seeds", type=seeds_argument, default=seeds_argument("0,1,2,3,4"))
     parser.add_argument("--momenta", default="0.99,0.5")
+    parser.add_argument("--quick", action="store_true", help="one tiny digits case, one seed")
     args = parser.parse_args()
+    quick = {"image_size": 16, "train_size": 480, "epochs": 2} if args.quick else {}
+    if args.quick:
+        args.cases, args.seeds, args.momenta = "digits", [0], "0.5"
     momenta = [float(value) for value in args.momenta.split(",")]
     figures = {}
     for case in args.cases.split(","):
         for name, overrides in variants(momenta).items():
-            runs = [train({**CASES[case], **overrides}, seed) for seed in args.seeds]
+            runs = [train({**CASES[case], **quick, **overrides}, seed) for seed in args.seeds]
             figures[f"{case}: {name}"] = summary = summarize(runs)
             print(f"{case:>10} | {name:<27} | train {summary['train']:>12} | validation "
                   f"{summary['validation']:>12} | test {summary['test']:>12} | gap <= "

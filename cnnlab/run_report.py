@@ -82,7 +82,7 @@ def show_run(store, record) -> list[str]:
             for label, value in shown))
     lines += _epochs_lines(history.epochs)
     lines += _gradient_lines(history)
-    alerts = health_alerts(history, status=record.status)
+    alerts = health_alerts(history, status=record.status, config=record.config)
     lines.append("health alerts:" if alerts else "health alerts: none")
     for alert in alerts:
         lines += [f"  {alert.title}. {alert.detail}", f"    What to do: {alert.remedy}"]

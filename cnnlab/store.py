@@ -40,7 +40,7 @@ STATUSES = ("queued", "running", "completed", "stopped", "failed", "diverged", "
 ACTIVE_STATUSES = ("queued", "running")
 TERMINAL_STATUSES = tuple(status for status in STATUSES if status not in ACTIVE_STATUSES)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DB_NAME = "cnnlab.sqlite3"
 # Other writers (threads of other stores, other processes) hold the write lock for
 # milliseconds; waiting this long means something is really wrong.
@@ -86,6 +86,12 @@ _MIGRATIONS = {
     2: ("CREATE INDEX IF NOT EXISTS metrics_by_run_name ON metrics (run_id, name, id)",),
     # Version 3: the display name of the browser session that started the run.
     3: ("ALTER TABLE runs ADD COLUMN session TEXT NOT NULL DEFAULT ''",),
+    # Version 4: runs stored before `tricks.batch_norm_momentum` existed trained with Keras'
+    # 0.99; without this their configs would read as the lab's new default (0.5), and
+    # "start from this run" or a reload of its form would not be the run that was trained.
+    4: ("""UPDATE runs SET config_json = json_set(config_json, '$.tricks.batch_norm_momentum', 0.99)
+           WHERE json_valid(config_json) AND json_type(config_json, '$.tricks') = 'object'
+             AND json_type(config_json, '$.tricks.batch_norm_momentum') IS NULL""",),
 }
 _RUN_COLUMNS = ("run_id, name, config_json, status, created_at, started_at, finished_at, "
                 "device, owner, progress_json, final_metrics_json, error, updated_at, session")

@@ -1,6 +1,7 @@
 """Tests of the run store: round-trips, statuses, metrics, concurrency, recovery, artifacts."""
 
 import math
+import json
 import os
 import signal
 import socket
@@ -84,6 +85,31 @@ def test_store_files_and_schema(store):
     # Opening the same home again keeps what is there.
     run_id = store.create_run({})
     assert RunStore(store.home).get_run(run_id) is not None
+
+
+def test_runs_stored_before_the_momentum_field_keep_the_momentum_they_trained_with(tmp_path):
+    """Schema 4: configs stored by schema 3 trained batch norm at Keras' 0.99."""
+    home = tmp_path / "old"
+    home.mkdir()
+    conn = sqlite3.connect(home / store_module.DB_NAME)
+    for statement in store_module._SCHEMA:
+        conn.execute(statement)
+    for step in (2, 3):
+        for statement in store_module._MIGRATIONS[step]:
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 3")
+    old = {"dataset": "digits", "tricks": {"batch_norm": True}}
+    newer = {"dataset": "digits", "tricks": {"batch_norm": True, "batch_norm_momentum": 0.9}}
+    for run_id, config in (("old", old), ("newer", newer), ("bare", {"i": 1})):
+        conn.execute("INSERT INTO runs (run_id, config_json, status, created_at, updated_at) "
+                     "VALUES (?, ?, 'completed', 0, 0)", (run_id, json.dumps(config)))
+    conn.commit()
+    conn.close()
+    store = RunStore(home)
+    assert store.get_run("old").config["tricks"] == {"batch_norm": True, "batch_norm_momentum": 0.99}
+    assert store.get_run("newer").config == newer  # a stored momentum is kept
+    assert store.get_run("bare").config == {"i": 1}  # no tricks, nothing added
+    store.close()
 
 
 def test_run_ids_are_unique_and_time_sortable(store, monkeypatch):

@@ -1,6 +1,6 @@
 """Train configs the way the lab does and return the figures the health alerts read.
 
-Shared by `batch_norm.py` and `alert_thresholds.py`: each run goes through
+Shared by `batch_norm.py` and `alert_thresholds.py` (a leading underscore: a library, not a benchmark): each run goes through
 `cnnlab.training.job.execute_run` into a fresh run store, so the figures are the ones the
 Train page would show. Not a benchmark itself (it prints nothing).
 """
