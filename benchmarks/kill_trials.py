@@ -55,8 +55,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from cnnlab.processes import child_pids, pid_alive  # noqa: E402
-from cnnlab.recovery import temporary_files  # noqa: E402
+from cnnlab.store.owners import child_pids, pid_alive  # noqa: E402
+from cnnlab.store.artifacts import temporary_files  # noqa: E402
 from cnnlab.store import DB_NAME  # noqa: E402
 
 MOMENTS = ("random", "queued", "training", "saving", "first_completed")
@@ -374,7 +374,7 @@ def _test_accuracy(model, config: dict) -> float:
 def _unreadable_artifacts(folder: Path) -> int:
     """How many finished-looking artifacts in `folder` are not whole (temporaries aside)."""
     from cnnlab.insight import decode_array
-    from cnnlab.recovery import is_temporary
+    from cnnlab.store.artifacts import is_temporary
 
     bad = 0
     for path in folder.iterdir():

@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pytest  # tests.browser reports a missing Chromium with pytest.skip
 
 from cnnlab.config import ExperimentConfig
-from cnnlab.processes import this_owner
+from cnnlab.store.owners import this_owner
 from cnnlab.store import RunStore
 from tests.browser import browser_page, chromium_path, served_app
 

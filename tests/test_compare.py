@@ -172,8 +172,8 @@ def test_a_version_1_store_gains_the_name_index(lab_home):
 
     lab_home.mkdir(parents=True)
     conn = sqlite3.connect(lab_home / DB_NAME)
-    from cnnlab import store as store_module
-    for statement in store_module._SCHEMA:
+    from cnnlab.store import schema
+    for statement in schema.TABLES:
         conn.execute(statement)
     conn.execute("PRAGMA user_version = 1")
     conn.commit()

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from cnnlab.processes import child_pids
+from cnnlab.store.owners import child_pids
 from cnnlab.serve import lab_urls, server_environment, wants_browser
 from tests.browser import browser_page, chromium_path, free_port, screenshot, wait_until_healthy
 

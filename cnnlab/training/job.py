@@ -344,7 +344,7 @@ def _save_model(store, run_id: str, model) -> None:
     power cut leaves the old name or the whole new file. On any failure (a full disk most
     likely) the partial file is removed at once: it is never loaded, and its space is
     needed to record the failure. The name (mkstemp's "tmp" prefix, ".keras" suffix) is
-    the one `cnnlab.recovery` removes after a crash.
+    the one `cnnlab.store.artifacts` removes after a crash.
     """
     folder = store.run_dir(run_id)
     handle, temporary = tempfile.mkstemp(dir=folder, suffix=".keras")

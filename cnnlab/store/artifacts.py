@@ -1,9 +1,9 @@
-"""Clean-up after a crash: the partial files a killed writer leaves in a run's folder.
+"""A run's files: written atomically, and the partial files a killed writer leaves, removed.
 
 Why: every artifact is written to a temporary file in the run's own folder and renamed over
-its name when complete (`RunStore.write_artifact`; the trained model in
-`cnnlab.training.job._save_model`), so no reader ever sees half a file under an artifact's
-name. A process killed mid-write (kill -9, out of memory, a power cut) leaves the temporary
+its name when complete (`write_atomically`, which `RunStore.write_artifact` uses; the
+trained model in `cnnlab.training.job`), so no reader ever sees half a file under an
+artifact's name. A process killed mid-write (kill -9, out of memory, a power cut) leaves the temporary
 file behind, though. When recovery marks the run `interrupted`, nothing will ever finish or
 rename it, so it is removed and the folder holds only complete artifacts.
 
@@ -16,14 +16,15 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import tempfile
 import time
 from pathlib import Path
 
 _RANDOM = r"[a-z0-9_]{8}"
 TEMPORARY_PATTERNS = (
-    # RunStore.write_artifact: mkstemp(prefix=f".{name}.", suffix=".tmp")
+    # write_atomically: mkstemp(prefix=f".{name}.", suffix=".tmp")
     re.compile(rf"\..+\.{_RANDOM}\.tmp"),
-    # job._save_model: mkstemp(suffix=".keras"), mkstemp's default prefix "tmp"
+    # the trained model (cnnlab.training.job): mkstemp(suffix=".keras"), mkstemp's default prefix "tmp"
     re.compile(rf"tmp{_RANDOM}\.keras"),
 )
 
@@ -60,3 +61,37 @@ def remove_partial_files(folder: str | Path, *, older_than_s: float = 0.0) -> li
             path.unlink()
             removed.append(path)
     return removed
+
+
+def write_atomically(folder: Path, name: str, data: bytes) -> Path:
+    """Write `data` as `folder / name`, atomically, and return that path.
+
+    A temporary file in the same folder is written, flushed to disk and renamed over the
+    name, so a reader or a crash sees the old file or the new one, never half.
+    """
+    handle, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, folder / name)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    fsync_folder(folder)
+    return folder / name
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make a rename in `folder` durable (POSIX; Windows cannot open folders)."""
+    if os.name == "nt":
+        return
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)

@@ -2,7 +2,8 @@
 
 Why: after a crash the store must tell runs whose process is gone (to mark them
 `interrupted`) from runs another live process is still training. A pid alone is not enough:
-pids are reused, so on Linux the process's start time is compared with when it took the run.
+pids are reused, so on Linux the process's start time is compared with when it took the run,
+and a run counts as this very process's only if this process claimed it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,23 @@ from pathlib import Path
 # A live process that started this long after it supposedly took a run is a newer process
 # that reuses a dead owner's pid.
 PID_REUSE_SLACK_S = 60.0
+# A run owned by another host is presumed dead when its owner has written nothing for
+# this long; training flushes progress every few seconds.
+HEARTBEAT_TIMEOUT_S = 600.0
+
+# Runs this very process created or took: the only ones "owned by the current process".
+# A previous process with the same hostname and pid (a restarted container) is not us.
+_claimed_runs: set[str] = set()
+
+
+def claim(run_id: str) -> None:
+    """Record that this process created or took `run_id`."""
+    _claimed_runs.add(run_id)
+
+
+def release(run_id: str) -> None:
+    """Forget a claim (the run was deleted, or its creation failed)."""
+    _claimed_runs.discard(run_id)
 
 
 def this_owner() -> str:
@@ -40,6 +58,33 @@ def pid_alive(pid: int, since: float) -> bool:
     fields = stat[stat.rindex(")") + 2:].split()  # fields 3.. of proc(5)
     started = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
     return fields[0] != "Z" and started <= since + PID_REUSE_SLACK_S
+
+
+def orphan_reason(run_id: str, owner: str | None, since: float, seen: float, host: str,
+                  now: float) -> str | None:
+    """Why an active run's owner is gone, or None if it may still be alive.
+
+    Args:
+        run_id: the run.
+        owner: its "hostname:pid" owner.
+        since: when the owner took it (started, or created for a queued run).
+        seen: the owner's last write to any of its runs (its heartbeat).
+        host: this machine's hostname.
+        now: the store's time now.
+    """
+    owner_host, _, pid_text = (owner or "").rpartition(":")
+    if owner_host == host and pid_text.isdigit():
+        pid = int(pid_text)
+        if pid == os.getpid():
+            if run_id in _claimed_runs:
+                return None
+            return f"The process that ran it ({owner}) ended: this process reuses its pid."
+        if not pid_alive(pid, since):
+            return f"The process that ran it ({owner}) ended."
+        return None
+    if now - seen > HEARTBEAT_TIMEOUT_S:
+        return f"No news from its owner ({owner}) for {(now - seen) / 60:.0f} minutes."
+    return None
 
 
 def child_pids(pid: int) -> list[int]:
