@@ -55,9 +55,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from cnnlab.store.owners import child_pids, pid_alive  # noqa: E402
-from cnnlab.store.artifacts import temporary_files  # noqa: E402
 from cnnlab.store import DB_NAME  # noqa: E402
+from cnnlab.store.artifacts import temporary_files  # noqa: E402
+from cnnlab.store.owners import child_pids, pid_alive  # noqa: E402
 
 MOMENTS = ("random", "queued", "training", "saving", "first_completed")
 # The child's time limit to start (a TensorFlow import on a loaded machine) and to finish.

@@ -6,7 +6,7 @@ imported data set came from) with Keras alone. The script reads it the way the l
 imports one: one sub-folder per class, sorted by name, images found by walking each class
 folder in sorted order (sub-folders count for their class), hidden and system files
 skipped; each image decoded with Pillow (EXIF orientation applied, transparency on white),
-centre-cropped to a square and resized (`cnnlab.images.fit_image`, copied), stored as
+centre-cropped to a square and resized (`cnnlab.data.images.fit_image`, copied), stored as
 8-bit, and a stratified, seeded share held out for testing. For a run on an imported data
 set the script uses that import's size, test share and seed, so the same folder gives the
 run's images and split (tests/test_export.py checks it against the lab's own import).
@@ -52,12 +52,12 @@ def folder_parts() -> list[str]:
     import inspect
     import textwrap
 
-    from cnnlab import images
+    from cnnlab.data import images
     from cnnlab.data.image_folders import IMAGE_SUFFIXES
-    from cnnlab.uploads import SYSTEM_NAMES
+    from cnnlab.data.uploads.entries import SYSTEM_NAMES
 
     copied = [textwrap.dedent(inspect.getsource(function)) for function in
-              (images._to_rgb, images._scale_grey, images.fit_image)]
+              (images.to_rgb, images.scale_grey, images.fit_image)]
     constants = (f"IMAGE_SUFFIXES = {tuple(sorted(IMAGE_SUFFIXES))!r}\n"
                  f"SYSTEM_NAMES = {tuple(sorted(SYSTEM_NAMES))!r}\n"
                  f"LUMA_WEIGHTS = np.array({images.LUMA_WEIGHTS.tolist()!r}, np.float32)")
@@ -106,7 +106,7 @@ def load_image_folders(folder):
                     image = ImageOps.exif_transpose(image)
                 except Exception:  # noqa: BLE001, S110 - a broken EXIF block costs no picture
                     pass
-                pixels = _to_rgb(image)
+                pixels = to_rgb(image)
         except Exception as error:  # noqa: BLE001 - a bad file is skipped, as the lab skips it
             print(f"Skipped {path}: {error}")
             continue

@@ -81,9 +81,8 @@ def training_script(config: ExperimentConfig, *, num_outputs: int = 1, run_id: s
 
 
 def _docstring(config, run_id, status, test_accuracy, transfer) -> str:
-    from cnnlab.data.registry import get_info
-
     from cnnlab.data.image_store import name_of
+    from cnnlab.data.registry import get_info
 
     info = get_info(config.dataset)
     imported = name_of(config.dataset) is not None
@@ -237,10 +236,10 @@ def _data_section(config, size) -> str:
         parts.append(imported_load_pool(config))
     else:
         arguments = 'label_mode="fine"' if config.dataset == "cifar100" else ""
-        parts += [_source(keras_datasets._as_nhwc), _function("load_pool", f"""
+        parts += [_source(keras_datasets.as_nhwc), _function("load_pool", f"""
             \"\"\"keras.datasets.{config.dataset} as uint8 NHWC images and int32 labels.\"\"\"
             (x_pool, y_pool), (x_test, y_test) = keras.datasets.{config.dataset}.load_data({arguments})
-            return (*_as_nhwc(x_pool, y_pool), *_as_nhwc(x_test, y_test))""")]
+            return (*as_nhwc(x_pool, y_pool), *as_nhwc(x_test, y_test))""")]
     parts += [_function("to_float_images", """
         \"\"\"Resize while still compact, then float32 in [0, 1] (cnnlab.data.loader).\"\"\"
         images = resize_images(raw, size)

@@ -8,7 +8,7 @@ import streamlit as st
 
 from cnnlab.config import AugmentationConfig, ExperimentConfig, field_help
 from cnnlab.data import DATASETS, DatasetUnavailableError, get_info, load_dataset
-from cnnlab.images import (
+from cnnlab.data.images import (
     UPLOAD_TYPES,
     decode_image,
     fit_image,
@@ -137,12 +137,7 @@ with controls:
 
 # Imported here, not at the top: it loads TensorFlow (seconds, once per server), and by now
 # the controls above are already on screen.
-from cnnlab.augment import (
-    augmentation_to_json,
-    mix_caption,
-    preview_grid,
-    preview_mix,
-)
+from cnnlab.augment import augmentation_to_json, mix_caption, preview_grid, preview_mix
 from cnnlab.augment_code import to_keras_code
 
 input_shape = (side, side, info.channels)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from cnnlab.settings import MIB, UploadLimits
+from cnnlab.data.uploads.limits import MIB, UploadLimits
 
 REJECT, NORMALISE = "reject", "normalise"
 # The limits the corpus runs under: the defaults, with the caps that size-based cases

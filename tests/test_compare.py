@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from cnnlab import compare
-from cnnlab.ablation import ABLATION_GRID, ablation_grid, over_seeds, toggle_trick, with_changes
+from cnnlab.ablation import (
+    ABLATION_GRID,
+    ablation_grid,
+    over_seeds,
+    toggle_trick,
+    with_changes,
+)
 from cnnlab.config import ExperimentConfig
 
 

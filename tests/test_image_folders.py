@@ -40,8 +40,8 @@ from cnnlab.data.image_store import (
     suggest_name,
     write_stored,
 )
-from cnnlab.settings import UploadLimits
-from cnnlab.uploads import UploadRejected
+from cnnlab.data.uploads import UploadRejected
+from cnnlab.data.uploads.limits import UploadLimits
 from tests.hostile_corpus import (
     ABSOLUTE_TARGET,
     LIMITS,

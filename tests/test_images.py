@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from cnnlab.images import decode_image, fit_image, for_display, sample_photos
+from cnnlab.data.images import decode_image, fit_image, for_display, sample_photos
 
 MESSAGE = "Could not read the uploaded file as an image"
 H, W = 6, 5  # not square, so a transposed result shows

@@ -1,7 +1,7 @@
 """Tests of the run store: round-trips, statuses, metrics, concurrency, recovery, artifacts."""
 
-import math
 import json
+import math
 import os
 import signal
 import socket
@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from cnnlab import store as store_module
-from cnnlab.store import owners, records, schema
 from cnnlab.store import (
     ACTIVE_STATUSES,
     STATUSES,
@@ -25,6 +24,9 @@ from cnnlab.store import (
     RunRecord,
     RunStore,
     default_home,
+    owners,
+    records,
+    schema,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

@@ -26,8 +26,8 @@ import pytest
 from cnnlab.compare import flatten
 from cnnlab.config import ExperimentConfig
 from cnnlab.data.image_folders import scan_images
+from cnnlab.data.images import UPLOAD_TYPES
 from cnnlab.export import BUNDLE_FILES, export_run
-from cnnlab.images import UPLOAD_TYPES
 from cnnlab.share import config_from_params, config_from_upload
 from cnnlab.store import RunStore
 from cnnlab.training import JobManager

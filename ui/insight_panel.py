@@ -16,7 +16,7 @@ import streamlit as st
 
 from cnnlab import charts, insight, insight_charts
 from cnnlab.alerts import first_to_last_ratio, health_alerts
-from cnnlab.images import for_display
+from cnnlab.data.images import for_display
 
 TABS = ("Curves", "Gradients", "Confusion")
 LAYER_KINDS = {"Gradient norm": "grad_norm", "Weight norm": "weight_norm",

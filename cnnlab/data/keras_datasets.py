@@ -226,10 +226,10 @@ def load_keras_pool(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
         files = to_fetch or list(CACHE_FILES[name])
         message = _unavailable(name, folder, files, corrupt, f"{type(error).__name__}: {error}")
         raise DatasetUnavailableError(message) from error
-    return (*_as_nhwc(x_pool, y_pool), *_as_nhwc(x_test, y_test))
+    return (*as_nhwc(x_pool, y_pool), *as_nhwc(x_test, y_test))
 
 
-def _as_nhwc(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def as_nhwc(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     images = np.asarray(images, dtype=np.uint8)
     if images.ndim == 3:
         images = images[..., None]

@@ -6,8 +6,14 @@ files are written and cleaned up after a crash.
 """
 
 from cnnlab.store.artifacts import fsync_folder
-from cnnlab.store.records import (ACTIVE_STATUSES, STATUSES, TERMINAL_STATUSES, MetricRow, RunRecord,
-                                  default_home)
+from cnnlab.store.records import (
+    ACTIVE_STATUSES,
+    STATUSES,
+    TERMINAL_STATUSES,
+    MetricRow,
+    RunRecord,
+    default_home,
+)
 from cnnlab.store.runs import RunStore
 from cnnlab.store.schema import DB_NAME, SCHEMA_VERSION
 

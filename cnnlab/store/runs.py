@@ -33,7 +33,13 @@ from typing import Any
 from cnnlab.store import owners, records
 from cnnlab.store.artifacts import remove_partial_files, write_atomically
 from cnnlab.store.records import MetricRow, RunRecord, default_home
-from cnnlab.store.schema import DB_NAME, INSERT_METRIC, RUN_COLUMNS, bring_up_to_date, record_of
+from cnnlab.store.schema import (
+    DB_NAME,
+    INSERT_METRIC,
+    RUN_COLUMNS,
+    bring_up_to_date,
+    record_of,
+)
 
 # Other writers (threads of other stores, other processes) hold the write lock for
 # milliseconds; waiting this long means something is really wrong.

@@ -21,8 +21,8 @@ import time
 from collections import deque
 
 from cnnlab.config import ExperimentConfig
-from cnnlab.store.owners import this_owner
 from cnnlab.store import RunRecord, RunStore
+from cnnlab.store.owners import this_owner
 from cnnlab.training.job import check_memory, execute_run
 from cnnlab.training.status import queue_progress
 

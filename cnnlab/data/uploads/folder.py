@@ -12,8 +12,14 @@ import os
 import stat
 from pathlib import Path
 
-from cnnlab.settings import UploadLimits, format_bytes
-from cnnlab.uploads import Entry, EntryUnreadable, UploadRejected, hidden_reason
+from cnnlab.data.uploads.entries import (
+    Entry,
+    EntryUnreadable,
+    UploadRejected,
+    hidden_reason,
+)
+from cnnlab.data.uploads.limits import UploadLimits
+from cnnlab.units import format_bytes
 
 
 class FolderUpload:

@@ -1,4 +1,4 @@
-"""Reading an uploaded zip, or a folder, of files safely: every byte is hostile until counted.
+"""Reading an uploaded zip archive safely: every byte is hostile until counted.
 
 Why nothing is ever extracted to disk: the importer needs each file's bytes once, to decode
 an image, and an archive read straight into memory cannot write anywhere, so zip-slip
@@ -17,149 +17,40 @@ Deflate methods are read, since Python's bzip2 and LZMA readers inflate a chunk 
 bound on its output.
 
 A folder (the CLI's `import-images path/`) goes through the same caps, read by
-`cnnlab.folder_upload.FolderUpload`.
+`cnnlab.data.uploads.folder.FolderUpload`; `cnnlab.data.uploads.opening.open_upload` picks
+the reader.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import os
-import re
 import stat
 import struct
-import unicodedata
 import zipfile
 import zlib
-from dataclasses import dataclass
-from pathlib import Path
 from typing import BinaryIO
 
-from cnnlab.images import SIGNATURES
-from cnnlab.settings import UploadLimits, format_bytes, upload_limits
+from cnnlab.data.images import SIGNATURES
+from cnnlab.data.uploads.entries import (
+    EXPECTED_ZIP,
+    Entry,
+    EntryUnreadable,
+    UploadRejected,
+    check_upload_size,
+    normalise_name,
+    unsafe_name_reason,
+)
+from cnnlab.data.uploads.limits import UploadLimits
+from cnnlab.units import format_bytes
 
 CHUNK = 64 * 1024
-# Names that file managers leave behind, skipped wherever they appear.
-SYSTEM_NAMES = frozenset({"__macosx", "thumbs.db", "desktop.ini", "ehthumbs.db", "$recycle.bin"})
 READABLE_METHODS = {zipfile.ZIP_STORED: "Stored", zipfile.ZIP_DEFLATED: "Deflate"}
 METHOD_NAMES = {zipfile.ZIP_BZIP2: "bzip2", zipfile.ZIP_LZMA: "LZMA", 9: "Deflate64", 93: "Zstandard",
                 98: "PPMd", 99: "AES encryption"}
 _EOCD = struct.Struct("<4s4H2LH")  # end of central directory record
 _ZIP64_LOCATOR = struct.Struct("<4sLQL")
 _ZIP64_EOCD = struct.Struct("<4sQ2H2L4Q")
-_DRIVE = re.compile(r"^[A-Za-z]:")
-_EXPECTED_ZIP = "Expected a .zip archive of class folders, such as ants/001.jpg and bees/002.jpg"
-
-
-class UploadRejected(ValueError):
-    """The whole upload is refused: hostile, broken or over a limit. Nothing was kept."""
-
-
-class EntryUnreadable(ValueError):
-    """One file of the upload cannot be read; it is skipped with this message."""
-
-
-@dataclass(frozen=True)
-class Entry:
-    """A file in an upload, by its checked relative path.
-
-    Args:
-        path: '/'-separated and relative, with no '..', '.' or empty parts,
-            e.g. "ants/001.jpg".
-        size: its size as the archive header or the file system states it; shown to
-            people, never trusted for a limit.
-    """
-
-    path: str
-    size: int
-
-
-def hidden_reason(path: str) -> str | None:
-    """Why `path` is a hidden or system file that an import skips, or None if it is not."""
-    for part in path.split("/"):
-        if part.startswith("."):
-            return f"hidden file or folder ('{part}')"
-        if part.casefold() in SYSTEM_NAMES:
-            return f"system file or folder ('{part}') left by a file manager"
-    return None
-
-
-def unsafe_name_reason(name: str) -> str | None:
-    """Why an archive member's name could write outside a target folder, or None.
-
-    Rejected: control characters, backslashes (a Windows separator that hides '..\\'),
-    absolute paths, drive letters, '..' parts and overlong names. '.' and empty parts
-    ('./a', 'a//b') are harmless and are normalised away by `normalise_name`.
-    """
-    if not name:
-        return "has an empty name"
-    if any(ord(char) < 32 or ord(char) == 127 for char in name):
-        return "contains control characters"
-    if "\\" in name:
-        return "contains a backslash, a Windows path separator that can hide '..\\'"
-    if name.startswith("/"):
-        return "is an absolute path"
-    if _DRIVE.match(name):
-        return "starts with a drive letter"
-    parts = name.rstrip("/").split("/")
-    if ".." in parts:
-        return "climbs out of the archive with '..'"
-    if len(name) > 1024 or any(len(part.encode()) > 255 for part in parts):
-        return "is too long (over 1,024 characters, or a part over 255 bytes)"
-    return None
-
-
-def normalise_name(name: str) -> str:
-    """A safe member name in canonical form: NFC, without '.' or empty parts or a trailing '/'."""
-    parts = [part for part in unicodedata.normalize("NFC", name).split("/") if part not in ("", ".")]
-    return "/".join(parts)
-
-
-def open_upload(source, *, limits: UploadLimits | None = None, label: str | None = None):
-    """Open a zip (bytes, a file object or a path) or a folder path for reading under `limits`.
-
-    Args:
-        source: the zip's bytes, a binary file object holding it, or a path to a .zip
-            file or to a folder.
-        limits: the caps; defaults to `cnnlab.settings.upload_limits()`.
-        label: how messages name the upload; defaults to the path's name or "the upload".
-
-    Returns:
-        A `ZipUpload` or `FolderUpload`: `.entries` (the files), `.folders` (every folder
-        path, implied ones included), `.skipped` ((path, reason) of what was not listed),
-        `.read(entry)`, `.close()`.
-
-    Raises:
-        UploadRejected: not a readable zip or folder, or hostile, or over a limit.
-    """
-    limits = limits or upload_limits()
-    if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        label = label or path.name or str(path)
-        if path.is_dir():
-            from cnnlab.folder_upload import FolderUpload
-
-            return FolderUpload(path, limits=limits, label=label)
-        try:
-            size = path.stat().st_size
-            _check_upload_size(size, limits, label)
-            data = path.read_bytes()
-        except OSError as error:
-            raise UploadRejected(
-                f"Could not read '{path}'. {_EXPECTED_ZIP}, or a folder of them. "
-                f"Received: {error.strerror or error}. Check the path."
-            ) from None
-        return ZipUpload(data, limits=limits, label=label)
-    return ZipUpload(source, limits=limits, label=label or "the upload")
-
-
-def _check_upload_size(size: int, limits: UploadLimits, label: str) -> None:
-    if size > limits.max_upload_bytes:
-        raise UploadRejected(
-            f"'{label}' is too large. Expected at most {format_bytes(limits.max_upload_bytes)}. "
-            f"Received: {format_bytes(size)}. Fix: upload fewer or smaller images, or ask the "
-            "administrator to raise CNNLAB_MAX_UPLOAD_MB and Streamlit's server.maxUploadSize."
-        )
 
 
 def describe_bytes(head: bytes, size: int) -> str:
@@ -202,7 +93,7 @@ class ZipUpload:
         stream.seek(0, io.SEEK_END)
         self.size = stream.tell()
         stream.seek(0)
-        _check_upload_size(self.size, limits, label)
+        check_upload_size(self.size, limits, label)
         head = stream.read(16)
         self._check_directory(stream, head)
         try:
@@ -219,7 +110,7 @@ class ZipUpload:
     # -- the archive as a whole -------------------------------------------------------
 
     def _not_a_zip(self, head: bytes, detail: str = "") -> str:
-        return (f"Could not open '{self.label}' as a zip archive. {_EXPECTED_ZIP}. "
+        return (f"Could not open '{self.label}' as a zip archive. {EXPECTED_ZIP}. "
                 f"Received: {describe_bytes(head, self.size)}{detail}. Fix: zip the class "
                 "folders (without a password) and upload the .zip file.")
 

@@ -97,19 +97,19 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
     except Exception:  # noqa: BLE001, S110 - a broken EXIF block must not cost a good picture
         pass
     try:
-        return _to_rgb(image)
+        return to_rgb(image)
     except Exception as error:  # noqa: BLE001 - an exotic mode must end in the one message
         raise _unreadable(f"a {image.format} in the unsupported mode {image.mode!r} ({error})") from None
 
 
-def _to_rgb(image: Image.Image) -> np.ndarray:
+def to_rgb(image: Image.Image) -> np.ndarray:
     """Any Pillow mode as (H, W, 3) float32 RGB in [0, 1]."""
     mode = image.mode
     if mode.startswith("I;16"):
         grey = np.asarray(image, dtype=np.float32) / 65535.0
         return np.repeat(grey[:, :, None], 3, axis=2)
     if mode in ("I", "F"):
-        return np.repeat(_scale_grey(np.asarray(image, dtype=np.float64))[:, :, None], 3, axis=2)
+        return np.repeat(scale_grey(np.asarray(image, dtype=np.float64))[:, :, None], 3, axis=2)
     if mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
     if mode in ("RGBA", "LA", "PA", "RGBa", "La") or image.mode == "RGBA":
@@ -120,7 +120,7 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(rgb)
 
 
-def _scale_grey(values: np.ndarray) -> np.ndarray:
+def scale_grey(values: np.ndarray) -> np.ndarray:
     """32-bit integer or float grey values to [0, 1].
 
     These modes carry no range of their own, so the usual conventions decide: values
@@ -184,7 +184,7 @@ def for_display(image: np.ndarray, min_side: int = 192) -> np.ndarray:
     return big[:, :, 0] if big.ndim == 3 and big.shape[2] == 1 else big
 
 
-SAMPLES_DIR = Path(__file__).resolve().parents[1] / "assets" / "samples"
+SAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "samples"
 
 
 def sample_photos() -> dict[str, Path]:

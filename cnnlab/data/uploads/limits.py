@@ -25,9 +25,9 @@ import math
 import os
 from dataclasses import dataclass, fields
 
-from cnnlab.images import DEFAULT_MAX_PIXELS
+from cnnlab.data.images import DEFAULT_MAX_PIXELS
+from cnnlab.units import MB
 
-MB = 10**6  # the unit of every size the lab states (see above)
 MIB = 2**20  # the unit of Streamlit's server.maxUploadSize
 
 
@@ -51,7 +51,7 @@ class UploadLimits:
             inflated more than this (1 MB), so small flat images (an icon, a blank BMP)
             that compress well are not taken for bombs; they cost at most this much.
         max_pixels: the most pixels (width x height) of one image, checked from its
-            header before decoding (20,000,000, as `cnnlab.images.decode_image`).
+            header before decoding (20,000,000, as `cnnlab.data.images.decode_image`).
         max_images: the most images one data set may hold (10,000).
         max_stored_bytes: the most bytes the stored, resized uint8 images may take
             (512 MB): 10,000 RGB images of 128 px, or 2,600 of 256 px.
@@ -112,14 +112,3 @@ def upload_limits() -> UploadLimits:
             )
         values[name] = number if name == "max_ratio" else max(1, int(number * (unit or 1)))
     return UploadLimits(**values)
-
-
-def format_bytes(count: int) -> str:
-    """A byte count as people read it: '512 bytes', '3.4 MB' (decimal units, as file browsers)."""
-    if count < 1000:
-        return f"{count:,} bytes"
-    for unit in ("kB", "MB", "GB", "TB"):
-        count /= 1000
-        if count < 1000 or unit == "TB":
-            return f"{count:.3g} {unit}" if count < 100 else f"{count:,.0f} {unit}"
-    raise AssertionError("unreachable")
