@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cnnlab.summary import LayerSummary, ModelSummary, format_shape, summarize
+from cnnlab.models.summary import LayerSummary, ModelSummary, format_shape, summarize
 
 if TYPE_CHECKING:
     import keras

@@ -114,12 +114,12 @@ def _load_model(path: Path):
     # The lab's classes a saved model may name, registered before loading.
     import cnnlab.models.resnet
     import cnnlab.schedules  # noqa: F401
-    from cnnlab.training.job import _seed_lock
+    from cnnlab.training.seeding import seed_lock
     from cnnlab.training.train_step import LabModel
 
     # Building layers draws default seeds from Python's global generator: holding the lock
     # keeps an export from shifting the seeds of a run being built at the same moment.
-    with _seed_lock:
+    with seed_lock:
         return keras.saving.load_model(path, compile=False, safe_mode=True,
                                        custom_objects={"LabModel": LabModel})
 
@@ -132,7 +132,7 @@ def _untrained_model(config: ExperimentConfig, store):
     import dataclasses
 
     from cnnlab.data.registry import get_info
-    from cnnlab.training.job import _seed_lock
+    from cnnlab.training.seeding import seed_lock
     from cnnlab.training.transfer import build_run_model
 
     info = get_info(config.dataset)
@@ -142,7 +142,7 @@ def _untrained_model(config: ExperimentConfig, store):
     if config.transfer.weights == "imagenet":
         config = dataclasses.replace(
             config, transfer=dataclasses.replace(config.transfer, weights="random"))
-    with _seed_lock:
+    with seed_lock:
         model, _ = build_run_model(config, data, store)
     return model
 

@@ -24,8 +24,6 @@ from cnnlab.ablation import (
 from cnnlab.cli import parse_overrides
 from cnnlab.config import ExperimentConfig
 from cnnlab.sessions import check_may_modify
-from cnnlab.training.job import check_memory
-from cnnlab.training.transfer import check_transfer
 from ui.compare_table import SELECTED, select
 from ui.identity import current_session, is_teacher
 from ui.resources import job_manager, store_error_message
@@ -144,21 +142,17 @@ def _confirm_delete(run_ids: list[str]) -> None:
 
 
 def _start(baseline: str, build) -> None:
-    """Build the variants of the baseline, check them all, then start them all."""
-    store = job_manager().store
-    record = store.get_run(baseline)
+    """Build the variants of the baseline and start them all, or none if one is refused."""
+    manager = job_manager()
+    record = manager.store.get_run(baseline)
     try:
         if record is None:
             raise ValueError(f"Run {baseline} is no longer stored. Expected an existing baseline. "
                              "Pick another run.")
         variants = build(ExperimentConfig.from_dict(record.config))
-        for variant in variants:
-            variant.config.check_feasible()
-            check_transfer(variant.config, store)
-            check_memory(variant.config)
-        session = current_session()
-        started = [job_manager().submit(variant.config, variant.name, session=session)
-                   for variant in variants]
+        # Every variant is admitted before any is written (JobManager.submit_all).
+        started = manager.submit_all([(variant.config, variant.name) for variant in variants],
+                                     session=current_session())
     except ValueError as error:
         st.session_state[ERROR] = str(error)
         return

@@ -119,8 +119,9 @@ def _model_line(record) -> None:
     """The network being built, while the run has no training step yet: the Model tab's
     summary (already measured for the form, so at no cost), in one line."""
     from cnnlab.config import ExperimentConfig
-    from cnnlab.summary import estimate_for_config, format_count
     from cnnlab.training.device import tensorflow_ready
+    from cnnlab.training.memory import estimate_for_config
+    from cnnlab.units import format_count
 
     if not tensorflow_ready():
         return

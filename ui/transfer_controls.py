@@ -170,7 +170,7 @@ def _layer_view(architecture: str, transfer: dict) -> None:
     except ValueError as error:
         st.error(str(error))
         return
-    from cnnlab.summary import format_count
+    from cnnlab.units import format_count
 
     for description, names, trained, total in phases:
         st.markdown(f"**{description}** · {format_count(trained)} of {format_count(total)} "

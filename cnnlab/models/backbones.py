@@ -15,7 +15,7 @@ images up to it inside the model, so for the lab every backbone takes images fro
 
 from __future__ import annotations
 
-from cnnlab.models.registry import ArchitectureInfo
+from cnnlab.models.info import ArchitectureInfo
 
 _BUILDERS = "cnnlab.models.pretrained:build_"
 

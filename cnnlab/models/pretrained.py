@@ -37,7 +37,7 @@ from cnnlab.config import Tricks
 from cnnlab.data import keras_datasets
 from cnnlab.models import blocks
 from cnnlab.models.backbones import APPLICATION_MIN_SIZES
-from cnnlab.models.registry import validate_input_shape
+from cnnlab.models.info import validate_input_shape
 
 # Where set_trainable puts a model's trainable weights: "all" trains everything (no
 # transfer), "feature_extraction" freezes the base, "fine_tune" trains its top layers.

@@ -28,9 +28,7 @@ Reshape or an in-place ReLU.
 
 from __future__ import annotations
 
-import functools
 import math
-import os
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -39,20 +37,13 @@ if TYPE_CHECKING:  # Type names only: importing keras here would make importing 
     import keras
     import pandas
 
-    from cnnlab.config import ExperimentConfig, Tricks
 
 # Bytes of one float32 weight, gradient or optimizer slot.
 PARAMETER_BYTES = 4
-# Share of the available memory one run may plan to use; the rest is headroom for
-# TensorFlow's workspace, the data set and the rest of the machine.
-SAFE_MEMORY_SHARE = 0.7
 _MERGE_CLASSES = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
                   "Concatenate", "Dot", "Merge"}
 _ACTIVATION_CLASSES = {"Activation", "ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax", "Relu",
                        "Sigmoid", "Tanh", "Silu", "Gelu", "HardSigmoid", "HardSwish", "Swish"}
-# Optimizer state: values kept per trainable weight, from each Keras optimizer's `build`.
-_OPTIMIZER_SLOTS = {"sgd": 0, "rmsprop": 1, "adam": 2, "adamw": 2, "adagrad": 1,
-                    "adadelta": 2, "adamax": 2, "nadam": 2}
 
 
 @dataclass(frozen=True)
@@ -132,12 +123,12 @@ class ModelSummary:
         of the same size. This is the lectures' arithmetic (12 MB per instance, 1.2 GB for
         a batch of 100) applied to every layer and doubled for the backward pass. It
         leaves out framework workspace (convolution buffers, the data pipeline), which is
-        why `memory_warning` only lets a run plan on part of the machine.
+        why `cnnlab.training.memory` only lets a run plan on part of the machine.
 
         Args:
             batch_size: images per training step.
             optimizer_slots: optimizer values per trainable weight; defaults to 2 (Adam).
-                `optimizer_slots()` gives it for the lab's optimizers.
+                `cnnlab.training.memory.optimizer_slots` gives it for the lab's optimizers.
         """
         _check_batch_size(batch_size)
         activations = self.activation_bytes * batch_size * 2
@@ -193,157 +184,7 @@ def summary_table(summary: ModelSummary) -> pandas.DataFrame:
     )
 
 
-# -- memory ----------------------------------------------------------------------------
-
-
-def optimizer_slots(optimizer: str, momentum: float = 0.0) -> int:
-    """Values each optimizer keeps per trainable weight, as Keras' optimizers allocate them.
-
-    SGD keeps none, or one velocity with momentum; RMSprop and AdaGrad one running sum
-    (RMSprop one more with momentum); Adam, AdamW, Adamax, Nadam and Adadelta two.
-
-    Args:
-        optimizer: a name from `cnnlab.config.OPTIMIZERS`.
-        momentum: the SGD/RMSprop momentum; defaults to 0.0.
-    """
-    if optimizer not in _OPTIMIZER_SLOTS:
-        raise ValueError(
-            f"Unknown `optimizer`. Expected one of {list(_OPTIMIZER_SLOTS)}. "
-            f"Received: {optimizer!r}."
-        )
-    extra = 1 if optimizer in ("sgd", "rmsprop") and momentum > 0 else 0
-    return _OPTIMIZER_SLOTS[optimizer] + extra
-
-
-def available_memory_bytes() -> int | None:
-    """Memory this machine can still give a process, in bytes; None when unknown.
-
-    Linux reports MemAvailable (free memory plus caches it can drop) in /proc/meminfo;
-    elsewhere the free physical pages from `os.sysconf` are a cruder stand-in.
-    """
-    try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
-def memory_warning(
-    summary: ModelSummary,
-    batch_size: int,
-    available_bytes: int | None = None,
-    *,
-    optimizer_slots: int = 2,
-    safe_share: float = SAFE_MEMORY_SHARE,
-) -> str | None:
-    """A warning when training would need more than a safe share of the available memory.
-
-    Args:
-        summary: the model's summary.
-        batch_size: images per training step.
-        available_bytes: memory to compare with; defaults to None, i.e. what this
-            machine has available now (no warning when that is unknown).
-        optimizer_slots: optimizer values per trainable weight; defaults to 2 (Adam).
-        safe_share: fraction of the available memory a run may plan on; defaults to 0.7.
-    """
-    needed = summary.training_memory_bytes(batch_size, optimizer_slots)
-    available = available_memory_bytes() if available_bytes is None else available_bytes
-    if available is None or needed <= safe_share * available:
-        return None
-    per_image = format_bytes(2 * summary.activation_bytes)
-    state = format_bytes(summary.weight_state_bytes(optimizer_slots))
-    return (
-        f"Training needs about {format_bytes(needed)} ({per_image} of activations and their "
-        f"gradients per image x {batch_size:,} images per batch + {state} of weights, "
-        f"gradients and optimizer state) but this machine has {format_bytes(available)} "
-        f"available, of which a run should plan on at most {safe_share:.0%}. "
-        "Lower the batch size or the image size."
-    )
-
-
-def check_memory_fits(
-    config_or_bytes: ExperimentConfig | int, available_bytes: int | None = None
-) -> str | None:
-    """The memory warning for an experiment, or for a number of bytes; None when it fits.
-
-    Args:
-        config_or_bytes: an ExperimentConfig (its model, batch size and optimizer are
-            used) or the bytes a run needs.
-        available_bytes: defaults to None, i.e. what this machine has available now.
-    """
-    if isinstance(config_or_bytes, int) and not isinstance(config_or_bytes, bool):
-        available = available_memory_bytes() if available_bytes is None else available_bytes
-        if available is None or config_or_bytes <= SAFE_MEMORY_SHARE * available:
-            return None
-        return (
-            f"Training needs about {format_bytes(config_or_bytes)} but this machine has "
-            f"{format_bytes(available)} available, of which a run should plan on at most "
-            f"{SAFE_MEMORY_SHARE:.0%}. Lower the batch size or the image size."
-        )
-    config = config_or_bytes
-    slots = optimizer_slots(config.optimizer, config.optimizer_options.momentum)
-    return memory_warning(estimate_for_config(config), config.batch_size, available_bytes,
-                          optimizer_slots=slots)
-
-
-def estimate_for_config(config: ExperimentConfig) -> ModelSummary:
-    """The summary of the model a config trains, built for its data set's input shape.
-
-    Why cached: a form redraws on every widget change, and building a deep model takes
-    seconds; the summary depends only on the architecture, the input shape, the number
-    of classes and the tricks, so it is kept per such key (the model itself is dropped).
-    """
-    from cnnlab.data import get_info
-
-    from cnnlab.training.transfer import plan_phases, uses_transfer
-
-    info = get_info(config.dataset)
-    side = config.image_size or info.default_size
-    # A transfer run's first phase freezes part of the network: the trainable counts say so.
-    first = plan_phases(config)[0] if uses_transfer(config) else None
-    frozen = (first.trainable, first.fine_tune_layers) if first else ("all", 0)
-    return _estimate(config.architecture, (side, side, info.channels), info.num_classes,
-                     config.tricks, frozen)
-
-
-@functools.lru_cache(maxsize=32)
-def _estimate(architecture: str, input_shape: tuple, num_classes: int,
-              tricks: Tricks, trainable: tuple[str, int] = ("all", 0)) -> ModelSummary:
-    from cnnlab.models import build_model
-
-    model = build_model(architecture, input_shape, num_classes, tricks=tricks)
-    if trainable[0] != "all":
-        from cnnlab.training.transfer import set_trainable
-
-        set_trainable(model, *trainable)
-    return summarize(model)
-
-
 # -- formatting ------------------------------------------------------------------------
-
-
-def format_bytes(count: float) -> str:
-    """Bytes in decimal units, as the lectures count them: 12,000,000 -> '12.0 MB'."""
-    if abs(count) < 1000:
-        return f"{count:.0f} B"
-    for unit in ("KB", "MB", "GB", "TB"):
-        count /= 1000
-        if abs(count) < 1000 or unit == "TB":
-            return f"{count:.1f} {unit}"
-
-
-def format_count(count: float) -> str:
-    """A large count in short form: 1,234,567 -> '1.23 M'."""
-    for threshold, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(count) >= threshold:
-            return f"{count / threshold:.3g} {suffix}"
-    return f"{count:,.0f}"
 
 
 def format_shape(shape: tuple) -> str:
