@@ -373,8 +373,8 @@ def _test_accuracy(model, config: dict) -> float:
 
 def _unreadable_artifacts(folder: Path) -> int:
     """How many finished-looking artifacts in `folder` are not whole (temporaries aside)."""
-    from cnnlab.insight import decode_array
     from cnnlab.store.artifacts import is_temporary
+    from cnnlab.training.figures import decode_array
 
     bad = 0
     for path in folder.iterdir():

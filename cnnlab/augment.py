@@ -62,7 +62,7 @@ from cnnlab.augment_layers import (  # noqa: F401  (re-exported: pages and tests
     RandomPadCrop,
     _seeds,
 )
-from cnnlab.config import AugmentationConfig, _from_dict
+from cnnlab.config import AugmentationConfig, from_dict
 
 # -- the pipeline ----------------------------------------------------------------------------
 
@@ -321,7 +321,7 @@ def augmentation_from_json(text: str) -> AugmentationConfig:
             f'{{"rotation_range": 15, "horizontal_flip": true}}. Received invalid JSON: {error}. '
             "Fix the syntax at that position."
         ) from None
-    return _from_dict(AugmentationConfig, data)
+    return from_dict(AugmentationConfig, data)
 
 
 def pipeline_cost_ms(augmentation: AugmentationConfig, input_shape, *, batch_size: int = 32,

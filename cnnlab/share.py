@@ -13,8 +13,7 @@ import json
 from collections.abc import Mapping
 from urllib.parse import urlencode
 
-from cnnlab.compare import flatten
-from cnnlab.config import ExperimentConfig
+from cnnlab.config import ExperimentConfig, flatten
 
 # Query parameters that are not config fields: the Train page's run to reattach to, and
 # the session's display name (ui/identity.py).

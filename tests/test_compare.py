@@ -7,8 +7,8 @@ import sqlite3
 import numpy as np
 import pytest
 
-from cnnlab import compare
-from cnnlab.ablation import (
+from cnnlab.analysis import compare
+from cnnlab.analysis.ablation import (
     ABLATION_GRID,
     ablation_grid,
     over_seeds,
@@ -54,8 +54,8 @@ def test_a_trick_already_on_is_switched_off_and_no_change_is_refused():
 def test_a_custom_change_is_named_as_the_comparison_writes_its_values():
     """One formatting everywhere: "batch_norm=on" in the run's name, the legend and "What
     differs", where the name once said True and the table on."""
-    from cnnlab import compare_charts
-    from cnnlab.compare import config_diff, format_value
+    from cnnlab.analysis.compare import config_diff, format_value
+    from cnnlab.charts import compare as compare_charts
 
     baseline = ExperimentConfig()
     variant = with_changes(baseline, {"tricks.batch_norm": True, "learning_rate": 0.0001})

@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnnlab import compare_charts
-from cnnlab.ablation import toggle_trick
-from cnnlab.compare import config_diff
+from cnnlab.analysis.ablation import toggle_trick
+from cnnlab.analysis.compare import config_diff
+from cnnlab.charts import compare as compare_charts
 from cnnlab.config import ExperimentConfig
 from tests.apptest import ROOT, fresh_resources, plotly_figure  # noqa: F401  (fixture)
 

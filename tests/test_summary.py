@@ -13,8 +13,8 @@ import pytest
 from keras.src.utils.summary_utils import count_params as keras_count_params
 from streamlit.testing.v1 import AppTest
 
+from cnnlab.charts.diagram import diagram_dot
 from cnnlab.config import OPTIMIZERS, ExperimentConfig, OptimizerOptions, Tricks
-from cnnlab.diagram import diagram_dot
 from cnnlab.models import build_model, registry
 from cnnlab.models.summary import summarize, summary_table
 from cnnlab.training import memory

@@ -23,8 +23,7 @@ from pathlib import Path
 import keras
 import pytest
 
-from cnnlab.compare import flatten
-from cnnlab.config import ExperimentConfig
+from cnnlab.config import ExperimentConfig, flatten
 from cnnlab.data.image_folders import scan_images
 from cnnlab.data.images import UPLOAD_TYPES
 from cnnlab.export import BUNDLE_FILES, export_run

@@ -13,7 +13,7 @@ import sqlite3
 
 import streamlit as st
 
-from cnnlab.ablation import (
+from cnnlab.analysis.ablation import (
     MAX_SEEDS,
     TRICKS,
     ablation_grid,
@@ -21,8 +21,7 @@ from cnnlab.ablation import (
     toggle_trick,
     with_changes,
 )
-from cnnlab.cli import parse_overrides
-from cnnlab.config import ExperimentConfig
+from cnnlab.config import ExperimentConfig, parse_overrides
 from cnnlab.sessions import check_may_modify
 from ui.compare_table import SELECTED, select
 from ui.identity import current_session, is_teacher

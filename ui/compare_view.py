@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cnnlab import compare, compare_charts
+from cnnlab.analysis import compare
+from cnnlab.charts import compare as compare_charts
 from cnnlab.store import ACTIVE_STATUSES
 from cnnlab.training.status import describe, start_estimates
 from ui.compare_data import curves_of, gradient_profile_of, table_of

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from cnnlab.charts.diagram import DIAGRAM_COLORS, diagram_dot
 from cnnlab.config import ExperimentConfig
-from cnnlab.diagram import DIAGRAM_COLORS, diagram_dot
 from cnnlab.models.summary import summary_table
 from cnnlab.training.memory import estimate_for_config, memory_warning, optimizer_slots
 from cnnlab.units import format_bytes, format_count

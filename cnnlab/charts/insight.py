@@ -1,9 +1,9 @@
 """Pure chart builders for the insight views: per-layer heatmaps and bars, the gradient
 ratio, dead ReLUs, the learning rate, the generalization gap and the confusion matrix.
 
-Data in, a Plotly figure out: no Streamlit, no store access (cnnlab.charts holds the
-training curves). Styled for a projector by its `TEMPLATE`: large fonts, few colours that mean
-something. Every per-layer figure draws its layers in the same order, the input layer at
+Data in, a Plotly figure out: no Streamlit, no store access (`cnnlab.charts.training`
+holds the training curves). Styled for a projector by `cnnlab.charts.style`: large fonts,
+few colours that mean something. Every per-layer figure draws its layers in the same order, the input layer at
 the top and the output layer at the bottom, as `model.summary()` lists them, so a
 vanishing gradient reads as a picture that fades towards the top.
 
@@ -20,16 +20,15 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from cnnlab.alerts import DEAD_FRACTION, EXPLODING_RATIO, VANISHING_RATIO
-from cnnlab.charts import (
+from cnnlab.analysis.alerts import DEAD_FRACTION, EXPLODING_RATIO, VANISHING_RATIO
+from cnnlab.charts.style import (
     FONT_SIZE,
     MIN_FONT_SIZE,
     TEMPLATE,
     TRAIN_COLOR,
     VAL_COLOR,
-    fractional_epochs,
-    schedule_figure,
 )
+from cnnlab.charts.training import fractional_epochs, schedule_figure
 
 # Per-layer figures: the stored kind -> (title, what one value is).
 LAYER_KIND_TITLES = {
@@ -135,7 +134,7 @@ def gradient_ratio_figure(ratio: pd.Series, *, steps_per_epoch: int | None = Non
                           threshold: float = VANISHING_RATIO) -> go.Figure:
     """The first layer's gradient norm over the last layer's, per recorded step, log y.
 
-    The vanishing threshold of cnnlab.alerts is drawn as a line, and the band below it is
+    The vanishing threshold of cnnlab.analysis.alerts is drawn as a line, and the band below it is
     shaded: a curve that stays there is what the vanishing-gradients alert reports. Where
     the ratio climbs towards the exploding threshold, that line is drawn too.
 

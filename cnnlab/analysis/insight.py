@@ -1,42 +1,16 @@
-"""What a run's insight data says: per-layer tables, confusion matrices, per-class scores.
+"""What a run's insight data says: confusion matrices, per-class scores, misclassified images.
 
 Why here and not in the pages: the Train and Compare pages, the CLI and the tests all read
-the same stored figures, and none of this needs Streamlit or TensorFlow.
-
-What training stores (cnnlab.training.insight_callback writes it):
-  metric rows   "grad_norm/<layer>", "weight_norm/<layer>", "update_ratio/<layer>" at
-                (epoch, step) every `record_every` steps, layers written input to output;
-                "dead_fraction/<layer>" for each ReLU layer at every epoch's end.
-  artifacts     VAL_LABELS (the validation labels, int) once, and VAL_PROBS % epoch (the
-                validation set's predicted probabilities, float16) at every epoch's end.
+the same stored figures, and none of this needs Streamlit or TensorFlow. What training
+stores, and under which names, is in `cnnlab.training.figures`.
 """
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pandas as pd
 
-LAYER_KINDS = ("grad_norm", "weight_norm", "update_ratio")
-DEAD_KIND = "dead_fraction"
-VAL_LABELS = "val_labels.npy"
-VAL_PROBS = "val_probs_e%03d.npy"
-# Every kernel's layer, input to output, frozen ones too (a JSON list): a two-phase transfer
-# run records the base's layers only once fine-tuning unfreezes them, after the head's.
-LAYER_ORDER = "layer_order.json"
-
-
-def encode_array(array: np.ndarray) -> bytes:
-    """`array` as .npy bytes (no pickles), for `RunStore.write_artifact`."""
-    buffer = io.BytesIO()
-    np.save(buffer, np.asarray(array), allow_pickle=False)
-    return buffer.getvalue()
-
-
-def decode_array(data: bytes) -> np.ndarray:
-    """The array in .npy bytes; objects (pickles) are refused."""
-    return np.load(io.BytesIO(data), allow_pickle=False)
+from cnnlab.training.figures import VAL_LABELS, VAL_PROBS, decode_array
 
 
 def prediction_epochs(store, run_id: str) -> list[int]:
@@ -95,3 +69,39 @@ def misclassified(labels: np.ndarray, probabilities: np.ndarray, true_class: int
     predicted = probabilities.argmax(axis=1)
     chosen = np.flatnonzero((np.asarray(labels) == true_class) & (predicted == predicted_class))
     return chosen[np.argsort(-probabilities[chosen, predicted_class], kind="stable")]
+
+
+def worst_confusion(matrix: np.ndarray) -> tuple[int, int]:
+    """The (true, predicted) cell with the most mistakes; (0, 0) if there are none."""
+    mistakes = np.array(matrix, copy=True)
+    np.fill_diagonal(mistakes, -1)
+    true_class, predicted_class = np.unravel_index(int(np.argmax(mistakes)), mistakes.shape)
+    if mistakes[true_class, predicted_class] <= 0:
+        return 0, 0
+    return int(true_class), int(predicted_class)
+
+
+def validation_data(config: dict, labels: np.ndarray):
+    """The run's data set, to show its validation images; None if it cannot be had.
+
+    Why the labels: the stored predictions are of the validation split the run drew; the
+    data set is loaded again with the run's split settings (`load_dataset` caches it per
+    process) and used only if its validation labels are those predicted, in the same order.
+    An imported data set deleted since, or one that cannot be downloaded here, gives None.
+
+    Args:
+        config: the run's stored config (a dict).
+        labels: the validation labels stored with its predictions.
+    """
+    from cnnlab.data import DatasetUnavailableError, load_dataset
+
+    try:
+        data = load_dataset(config["dataset"], image_size=config.get("image_size"),
+                            train_size=config.get("train_size"),
+                            validation_fraction=config.get("validation_fraction", 0.2),
+                            seed=config.get("seed", 0))
+    except (DatasetUnavailableError, ValueError, KeyError, OSError):
+        return None
+    if len(data.y_val) != len(labels) or not np.array_equal(data.y_val, labels):
+        return None
+    return data

@@ -13,10 +13,10 @@ import json
 
 import pandas as pd
 
-from cnnlab.insight import LAYER_ORDER
+from cnnlab.training.figures import LAYER_ORDER
 
 BATCH_PREFIX = "batch/"
-# Per-layer kinds ("grad_norm/fc1", "dead_fraction/fc1_act", ...), see cnnlab.insight.
+# Per-layer kinds ("grad_norm/fc1", "dead_fraction/fc1_act", ...), see cnnlab.analysis.insight.
 LAYER_KINDS = ("grad_norm", "weight_norm", "update_ratio", "dead_fraction")
 
 

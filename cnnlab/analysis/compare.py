@@ -13,20 +13,9 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from cnnlab.config import ExperimentConfig
+from cnnlab.config import ExperimentConfig, flatten
 
 EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
-
-
-def flatten(config: Mapping, prefix: str = "") -> dict:
-    """A nested config dict as {"tricks.dropout_rate": 0.5, ...}."""
-    flat = {}
-    for key, value in config.items():
-        if isinstance(value, Mapping):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def config_diff(configs: Mapping[str, Mapping]) -> pd.DataFrame:

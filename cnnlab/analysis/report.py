@@ -1,7 +1,7 @@
 """Runs as text: the table of `python -m cnnlab runs` and the report of `python -m cnnlab show`.
 
 Why here and not in the CLI: the figures are the pages' own (RunHistory's tables, the
-health alerts of `cnnlab.alerts`, the stage words of `cnnlab.training.status`), only
+health alerts of `cnnlab.analysis.alerts`, the stage words of `cnnlab.training.status`), only
 laid out for a terminal, and a test can check them without a process.
 """
 
@@ -11,8 +11,8 @@ import math
 
 import pandas as pd
 
-from cnnlab.alerts import WINDOW, first_to_last_ratio, health_alerts
-from cnnlab.history import RunHistory
+from cnnlab.analysis.alerts import WINDOW, first_to_last_ratio, health_alerts
+from cnnlab.analysis.history import RunHistory
 from cnnlab.training.status import describe, start_estimates
 
 NOTE_WIDTH = 70

@@ -1,8 +1,8 @@
 """Pure chart builders for the Compare page: many runs in one figure, told apart by colour.
 
-Data in (the tables `cnnlab.compare` reads), a Plotly figure or a pandas Styler out: no
-Streamlit, no store access. Styled for a projector by `cnnlab.charts.TEMPLATE`: large fonts,
-thick lines. One colour per run, the same in every figure, the baseline always near-black;
+Data in (the tables `cnnlab.analysis.compare` reads), a Plotly figure or a pandas Styler
+out: no Streamlit, no store access. Styled for a projector by `cnnlab.charts.style`: large
+fonts, thick lines. One colour per run, the same in every figure, the baseline always near-black;
 line style says train (dashed) or validation (solid), as the lectures draw them. Runs are
 named by what makes them different from the baseline ("dropout_rate=0.5"), because that
 is the question a comparison asks.
@@ -20,8 +20,9 @@ import plotly.colors
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from cnnlab.charts import MIN_FONT_SIZE, TEMPLATE, TITLE_FONT_SIZE
-from cnnlab.compare import config_diff, flatten, format_value
+from cnnlab.analysis.compare import config_diff, format_value
+from cnnlab.charts.style import MIN_FONT_SIZE, TEMPLATE, TITLE_FONT_SIZE
+from cnnlab.config import flatten
 
 BASELINE_COLOR = "#222222"
 # Ten well-separated colours first (D3's), then more for large selections.

@@ -1,6 +1,6 @@
 """Alerts about the gradients and the units: vanishing, exploding, dead ReLUs.
 
-They are symptoms: `cnnlab.alerts` shows them on their own, or inside the alert of the
+They are symptoms: `cnnlab.analysis.alerts` shows them on their own, or inside the alert of the
 cause they follow from (a learning rate far too high kills the ReLUs and zeroes the first
 layer's gradient). Here also lives `Alert`, the type every alert is.
 

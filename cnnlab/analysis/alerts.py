@@ -22,8 +22,8 @@ import math
 import numpy as np
 import pandas as pd
 
-# Re-exported, so that every alert and threshold has one address: cnnlab.alerts.
-from cnnlab.gradient_alerts import (
+# Re-exported, so that every alert and threshold has one address: cnnlab.analysis.alerts.
+from cnnlab.analysis.gradient_alerts import (
     DEAD_FRACTION,
     EXPLODING_GROWTH,
     EXPLODING_RATIO,

@@ -1,11 +1,7 @@
-"""Pure chart builders: data in, a Plotly figure out. No Streamlit, no store access.
+"""Pure chart builders for a training run: data in, a Plotly figure out. No Streamlit, no store.
 
-Styled for a projector: large fonts, thick lines for the curves that matter, the noisy
-per-batch loss drawn faint behind them. Every figure of the lab (here, in
-`cnnlab.insight_charts` and in `cnnlab.compare_charts`) takes its text sizes, font and
-grid from one template, `TEMPLATE`, so no chart can be harder to read than another; the
-pages draw them with `theme=None`, as Streamlit's own chart theme would put its small
-(12 px) text back into the template.
+Styled for a projector (`cnnlab.charts.style`): large fonts, thick lines for the curves
+that matter, the noisy per-batch loss drawn faint behind them.
 """
 
 from __future__ import annotations
@@ -15,47 +11,13 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-TRAIN_COLOR = "#1f77b4"
-VAL_COLOR = "#d62728"
-# Faint behind the epoch curves, yet visible on a projector: in the first epoch it is all there is.
-BATCH_COLOR = "rgba(31, 119, 180, 0.45)"
-# Text sizes in CSS pixels. On a 1024x768 projector image 14 px is the least that reads from
-# the back of a classroom (issue 12 measured Streamlit's themed charts at 11 to 12 px).
-MIN_FONT_SIZE = 14  # tick labels; nothing in a chart is smaller
-FONT_SIZE = 16  # legends, axis titles, labels on lines, hover text
-TITLE_FONT_SIZE = 18  # figure and subplot titles
-# Streamlit's own font first, as the page around the chart uses it.
-FONT_FAMILY = '"Source Sans", "Source Sans Pro", "Helvetica Neue", Arial, sans-serif'
-TEXT_COLOR = "#262730"  # Streamlit's text colour; darker than Plotly's slate, for a projector
-GRID_COLOR = "#dcdfe6"  # visible on a washed-out projector, unlike plotly_white's #EBF0F8
-
-
-def _axis_style() -> dict:
-    return {"tickfont": {"size": MIN_FONT_SIZE}, "title": {"font": {"size": FONT_SIZE}, "standoff": 10},
-            "gridcolor": GRID_COLOR, "linecolor": GRID_COLOR, "zerolinecolor": GRID_COLOR,
-            "zerolinewidth": 2, "ticks": "", "automargin": True}
-
-
-# One layout-only template. Its axis entries apply to every axis of a figure (xaxis2 and on,
-# too), its annotation defaults to every annotation (subplot titles included). Why layout
-# only: a figure copies and validates its template, and plotly_white's per-trace defaults
-# are four fifths of it, which cost a live page tens of milliseconds per chart on every
-# poll for no visible difference.
-TEMPLATE = go.layout.Template(layout={
-    "font": {"family": FONT_FAMILY, "size": FONT_SIZE, "color": TEXT_COLOR},
-    "title": {"font": {"size": TITLE_FONT_SIZE}, "x": 0.02, "xanchor": "left"},
-    "legend": {"font": {"size": FONT_SIZE}},
-    "hoverlabel": {"font": {"size": FONT_SIZE, "family": FONT_FAMILY}, "align": "left"},
-    "annotationdefaults": {"font": {"size": FONT_SIZE}, "arrowcolor": TEXT_COLOR, "arrowhead": 0},
-    "xaxis": _axis_style(),
-    "yaxis": _axis_style(),
-    "coloraxis": {"colorbar": {"tickfont": {"size": MIN_FONT_SIZE}, "outlinewidth": 0}},
-    "colorway": ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
-                 "#7f7f7f", "#bcbd22", "#17becf"],
-    "paper_bgcolor": "white",
-    "plot_bgcolor": "white",
-    "hovermode": "closest",
-})
+from cnnlab.charts.style import (
+    BATCH_COLOR,
+    TEMPLATE,
+    TITLE_FONT_SIZE,
+    TRAIN_COLOR,
+    VAL_COLOR,
+)
 
 
 def fractional_epochs(index: pd.MultiIndex, steps_per_epoch: int | None = None) -> np.ndarray:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cnnlab.compare import format_value
+from cnnlab.analysis.compare import format_value
 from cnnlab.config import ExperimentConfig
 
 # The lectures' four classic tricks, each as the fields that switch it on at a typical
