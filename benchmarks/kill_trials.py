@@ -358,7 +358,7 @@ def _test_accuracy(model, config: dict) -> float:
     """The loaded model's accuracy on the run's own test set, as the run evaluated it."""
     import keras
 
-    from cnnlab.augment import make_eval_dataset
+    from cnnlab.augment.pipeline import make_eval_dataset
     from cnnlab.data import load_dataset
 
     data = load_dataset(config["dataset"], image_size=config["image_size"],

@@ -23,8 +23,13 @@ import numpy as np
 import pytest
 
 from cnnlab.config import ExperimentConfig
-from cnnlab.export import ARCHITECTURE_FILE, BUNDLE_FILES, export_run, plain_model
-from cnnlab.export_script import training_script
+from cnnlab.export.bundle import (
+    ARCHITECTURE_FILE,
+    BUNDLE_FILES,
+    export_run,
+    plain_model,
+)
+from cnnlab.export.script import training_script
 from cnnlab.training.job import execute_run
 from tests.keras_home import offline_keras_home
 
@@ -172,7 +177,7 @@ def test_the_scripts_augmented_batches_are_the_labs(tmp_path, keras_registry):
     """The script's pipeline, with the lab's layers copied in, gives the very same batches."""
     import keras
 
-    from cnnlab.augment import make_training_dataset
+    from cnnlab.augment.pipeline import make_training_dataset
     from cnnlab.data import load_dataset
 
     config = ExperimentConfig(dataset="digits", image_size=16, train_size=64, batch_size=16, seed=4)

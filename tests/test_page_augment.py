@@ -113,11 +113,11 @@ def test_the_preview_sides_are_the_engines():
     """The page copies them to draw its controls before TensorFlow loads; they must agree."""
     import importlib.util
 
-    from cnnlab import augment
+    from cnnlab.augment import preview
 
     spec = importlib.util.spec_from_file_location("augment_page", ROOT / "pages" / "2_Augment.py")
     source = spec.loader.get_source("augment_page")
-    assert f"PREVIEW_MIN_SIDE, PREVIEW_MAX_SIDE = {augment.PREVIEW_MIN_SIDE}, {augment.PREVIEW_MAX_SIDE}" in source
+    assert f"PREVIEW_MIN_SIDE, PREVIEW_MAX_SIDE = {preview.PREVIEW_MIN_SIDE}, {preview.PREVIEW_MAX_SIDE}" in source
 
 
 def test_it_starts_from_the_train_forms_choices_and_carries_its_own_back():

@@ -13,7 +13,7 @@ from __future__ import annotations
 import streamlit as st
 
 from cnnlab.analysis.history import RunHistory
-from cnnlab.export import export_run
+from cnnlab.export.bundle import export_run
 from cnnlab.sessions import may_modify
 from cnnlab.store import ACTIVE_STATUSES
 from cnnlab.training.status import describe, stage_of, start_estimates

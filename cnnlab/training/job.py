@@ -171,7 +171,7 @@ def _finish(store, run_id: str, status: str, final, error) -> None:
 def _train(store, run_id, config, stop_event):
     import keras
 
-    from cnnlab.augment import make_eval_dataset, make_training_dataset
+    from cnnlab.augment.pipeline import make_eval_dataset, make_training_dataset
     from cnnlab.schedules import schedule_callbacks
     from cnnlab.training.callbacks import StoreCallback
     from cnnlab.training.insight_callback import InsightCallback, record_interval

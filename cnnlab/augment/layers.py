@@ -23,7 +23,7 @@ from keras import ops
 VALUE_RANGE = (0.0, 1.0)
 
 
-def _seeds(seed, count: int) -> list[int]:
+def layer_seeds(seed, count: int) -> list[int]:
     """`count` decorrelated 31-bit seeds from one: layers seeded alike would draw alike."""
     if seed is None:
         return [None] * count
@@ -323,7 +323,7 @@ class MixBatch(keras.layers.Layer):
     def __init__(self, mixup_alpha=0.0, cutmix_alpha=0.0, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.mixup_alpha, self.cutmix_alpha, self.seed = float(mixup_alpha), float(cutmix_alpha), seed
-        seeds = _seeds(seed, 3)
+        seeds = layer_seeds(seed, 3)
         self.mixup = keras.layers.MixUp(alpha=self.mixup_alpha, seed=seeds[0]) if mixup_alpha else None
         self.cutmix = CutMix(alpha=self.cutmix_alpha, seed=seeds[1]) if cutmix_alpha else None
         self.generator = keras.random.SeedGenerator(seeds[2])

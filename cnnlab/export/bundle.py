@@ -11,7 +11,7 @@
   Augmentation is no part of it: the lab augments in the input pipeline.
 - `architecture.json`: that model's `to_json()`, from which `train.py` builds the network
   with fresh weights (for a run without a saved model, the architecture its config builds).
-- `train.py`: the experiment as a standalone Keras script (see `cnnlab.export_script`,
+- `train.py`: the experiment as a standalone Keras script (see `cnnlab.export.script`,
   which also lists what it cannot reproduce: transfer learning above all).
 
 Why a zip built in memory: a page hands the bytes to a download button, and the CLI
@@ -29,7 +29,7 @@ import zipfile
 from pathlib import Path
 
 from cnnlab.config import ExperimentConfig
-from cnnlab.export_script import ARCHITECTURE_FILE, training_script
+from cnnlab.export.script import ARCHITECTURE_FILE, training_script
 
 BUNDLE_FILES = ("config.json", "metrics.csv", "model.keras", ARCHITECTURE_FILE, "train.py")
 MODEL_FILE = "model.keras"
@@ -153,7 +153,7 @@ def plain_model(model):
     Why: the lab's model class (`LabModel`) and layers (`ZeroPadChannels`) are registered
     under cnnlab's name, so a file holding them loads only where cnnlab is installed.
     The new model shares the layers of `model` where they are Keras' own; a lab layer is
-    replaced by Keras layers that compute the same (`_KERAS_EQUIVALENTS`), in which case
+    replaced by Keras layers that compute the same (`KERAS_EQUIVALENTS`), in which case
     the model is cloned and the weights copied over.
 
     Raises:
@@ -165,16 +165,16 @@ def plain_model(model):
     foreign = [operation for operation in _operations(plain) if not _is_keras(operation)]
     if not foreign:
         return plain
-    unknown = sorted({type(op).__name__ for op in foreign} - set(_KERAS_EQUIVALENTS))
+    unknown = sorted({type(op).__name__ for op in foreign} - set(KERAS_EQUIVALENTS))
     if unknown:
         raise ValueError(
             f"The model holds layers of the lab with no Keras equivalent for export: {unknown}. "
-            f"Expected only Keras layers or {sorted(_KERAS_EQUIVALENTS)}. Received model "
-            f"'{model.name}'. Add an equivalent to cnnlab.export._KERAS_EQUIVALENTS."
+            f"Expected only Keras layers or {sorted(KERAS_EQUIVALENTS)}. Received model "
+            f"'{model.name}'. Add an equivalent to cnnlab.export.bundle.KERAS_EQUIVALENTS."
         )
 
     def replace(layer):
-        equivalent = _KERAS_EQUIVALENTS.get(type(layer).__name__)
+        equivalent = KERAS_EQUIVALENTS.get(type(layer).__name__)
         if equivalent is not None and not _is_keras(layer):
             return equivalent(layer)
         return layer.__class__.from_config(layer.get_config())
@@ -199,7 +199,7 @@ def _zero_pad_channels(layer):
     ], name=layer.name)
 
 
-_KERAS_EQUIVALENTS = {"ZeroPadChannels": _zero_pad_channels}
+KERAS_EQUIVALENTS = {"ZeroPadChannels": _zero_pad_channels}
 
 
 def _is_keras(operation) -> bool:

@@ -1,8 +1,9 @@
 """The augmentation pipeline: Keras preprocessing layers built from an AugmentationConfig.
 
-Why one builder: the training input pipeline, the previewer's grid, the cost estimate and
-the exported Keras code (`cnnlab.augment_code`) all come from `_layer_specs`, so what a student sees on the Augment
-page is exactly what the network is fed, and the code shown is exactly what runs.
+Why one builder: the training input pipeline, the previewer's grid and cost estimate
+(`cnnlab.augment.preview`) and the exported Keras code (`cnnlab.augment.code`) all come
+from `layer_specs`, so what a student sees on the Augment page is exactly what the network
+is fed, and the code shown is exactly what runs.
 
 Placement: augmentation runs in the tf.data pipeline (`make_training_dataset`), on whole
 batches (so every layer vectorizes), in a map followed by prefetch, and not as layers
@@ -42,27 +43,12 @@ keras.layers.MixUp.
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import time
-
 import keras
 import numpy as np
 import tensorflow as tf
-from keras import ops
 
-from cnnlab.augment_layers import (  # noqa: F401  (re-exported: pages and tests use them)
-    CUSTOM_LAYERS,
-    VALUE_RANGE,
-    ChannelShift,
-    CutMix,
-    MixBatch,
-    RandomAffine,
-    RandomAngleShear,
-    RandomPadCrop,
-    _seeds,
-)
-from cnnlab.config import AugmentationConfig, from_dict
+from cnnlab.augment.layers import CUSTOM_LAYERS, VALUE_RANGE, MixBatch, layer_seeds
+from cnnlab.config import AugmentationConfig
 
 # -- the pipeline ----------------------------------------------------------------------------
 
@@ -71,7 +57,7 @@ GEOMETRY = ("horizontal_flip", "vertical_flip", "rotation_range", "shear_range",
             "height_shift_range", "zoom_range")
 
 
-def _layer_specs(augmentation: AugmentationConfig) -> list[tuple[str, dict]]:
+def layer_specs(augmentation: AugmentationConfig) -> list[tuple[str, dict]]:
     """The per-image layers, in order, as (class name, constructor arguments without seed).
 
     Geometry first, colour last, as ImageDataGenerator ordered them; colour last also keeps
@@ -98,7 +84,7 @@ def _layer_specs(augmentation: AugmentationConfig) -> list[tuple[str, dict]]:
     return specs
 
 
-def _check_input_shape(input_shape) -> tuple[int, int, int]:
+def check_input_shape(input_shape) -> tuple[int, int, int]:
     shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
     if shape is None or len(shape) != 3 or not all(isinstance(v, (int, np.integer)) and v > 0 for v in shape):
         raise ValueError(
@@ -108,7 +94,7 @@ def _check_input_shape(input_shape) -> tuple[int, int, int]:
     return tuple(int(v) for v in shape)
 
 
-def _check_augmentation(augmentation) -> AugmentationConfig:
+def check_augmentation(augmentation) -> AugmentationConfig:
     if not isinstance(augmentation, AugmentationConfig):
         raise ValueError(  # noqa: TRY004 - Keras-style: a wrong argument is a ValueError here too
             "Invalid `augmentation`. Expected an AugmentationConfig (config.augmentation). "
@@ -136,15 +122,15 @@ def build_augmenter(augmentation: AugmentationConfig, input_shape, *, seed: int,
             shear are angles, shifts and zoom fractions, colour and mixing act on values.
             Default None: `input_shape` is the training size.
     """
-    specs = _layer_specs(_check_augmentation(augmentation))
-    input_shape = _check_input_shape(input_shape)
+    specs = layer_specs(check_augmentation(augmentation))
+    input_shape = check_input_shape(input_shape)
     if not specs:
         return None
     if training_side is not None and training_side != input_shape[0]:
         scale = input_shape[0] / training_side
         specs = [(name, {**arguments, "padding": max(1, round(arguments["padding"] * scale))})
                  if name == "RandomPadCrop" else (name, arguments) for name, arguments in specs]
-    seeds = _seeds(seed, len(specs))
+    seeds = layer_seeds(seed, len(specs))
     layers = [_layer_class(name)(**arguments, seed=s) for (name, arguments), s in zip(specs, seeds)]
     return keras.Sequential([keras.Input(shape=input_shape), *layers], name="augmentation")
 
@@ -155,13 +141,13 @@ def _layer_class(name: str):
 
 def build_mixer(augmentation: AugmentationConfig, *, seed: int):
     """The batch-level label mixing (MixUp and/or CutMix) as a layer, or None when both are off."""
-    a = _check_augmentation(augmentation)
+    a = check_augmentation(augmentation)
     if not (a.mixup_alpha or a.cutmix_alpha):
         return None
     return MixBatch(mixup_alpha=a.mixup_alpha, cutmix_alpha=a.cutmix_alpha, seed=seed)
 
 
-def _check_arrays(x, y, num_classes, batch_size):
+def check_arrays(x, y, num_classes, batch_size):
     if not isinstance(x, np.ndarray) or x.ndim != 4 or np.ndim(y) != 1 or len(x) != len(y) or not len(x):
         raise ValueError(
             "Invalid training arrays. Expected images of shape (N, H, W, C) and N integer labels "
@@ -178,7 +164,7 @@ def _check_arrays(x, y, num_classes, batch_size):
         )
 
 
-def _batches(x, y, *, num_classes, batch_size, shuffle_seed=None):
+def one_hot_batches(x, y, *, num_classes, batch_size, shuffle_seed=None):
     """Batches of (images, one-hot labels), gathered by index from tensors made once.
 
     Why indices: shuffling a range and gathering each batch keeps one copy of the images,
@@ -215,8 +201,8 @@ def make_training_dataset(x, y, *, num_classes: int, batch_size: int,
         seed: seeds the shuffle order and every random layer.
         shuffle: reshuffle every epoch. Defaults to True.
     """
-    _check_arrays(x, y, num_classes, batch_size)
-    dataset = _batches(x, y, num_classes=num_classes, batch_size=batch_size,
+    check_arrays(x, y, num_classes, batch_size)
+    dataset = one_hot_batches(x, y, num_classes=num_classes, batch_size=batch_size,
                        shuffle_seed=seed if shuffle else None)
     augmenter = build_augmenter(augmentation, x.shape[1:], seed=seed)
     mixer = build_mixer(augmentation, seed=seed + 1)
@@ -239,120 +225,5 @@ def make_training_dataset(x, y, *, num_classes: int, batch_size: int,
 
 def make_eval_dataset(x, y, *, num_classes: int, batch_size: int):
     """Batches of (images, one-hot labels) for validation and testing: in order, never augmented."""
-    _check_arrays(x, y, num_classes, batch_size)
-    return _batches(x, y, num_classes=num_classes, batch_size=batch_size).prefetch(tf.data.AUTOTUNE)
-
-
-# -- preview, export, cost --------------------------------------------------------------------
-
-
-def preview_grid(image: np.ndarray, augmentation: AugmentationConfig, *, count: int = 9,
-                 seed: int = 0, training_side: int | None = None) -> np.ndarray:
-    """`count` augmented versions of one (H, W, C) image in [0, 1], as (count, H, W, C) float32.
-
-    Drawn by the very `build_augmenter` pipeline training uses, built afresh from `seed`, so
-    the same seed gives the same grid. With no per-image transform on, the copies are equal.
-    `training_side`: the side training sees, for a preview at another size (a photo at
-    `preview_side`); see `build_augmenter`.
-    """
-    image = np.asarray(image, np.float32)
-    if image.ndim != 3:
-        raise ValueError(f"Invalid `image`. Expected one image of shape (H, W, C). Received: shape {image.shape}.")
-    if not isinstance(count, (int, np.integer)) or count < 1:
-        raise ValueError(f"Invalid `count`. Expected an integer >= 1. Received: {count!r}.")
-    batch = np.repeat(image[None], count, axis=0)
-    augmenter = build_augmenter(augmentation, image.shape, seed=seed, training_side=training_side)
-    if augmenter is None:
-        return batch
-    return np.asarray(augmenter(batch, training=True), np.float32)
-
-
-# A photo is previewed at its own detail, within these sides in pixels: below 128 px a
-# transform is hard to see on a projector (a 32 px photo is blocks), above 256 px the grid
-# costs more than it shows.
-PREVIEW_MIN_SIDE, PREVIEW_MAX_SIDE = 128, 256
-
-
-def preview_side(height: int, width: int) -> int:
-    """The side a photo of `height` x `width` pixels is previewed at: its own shorter side,
-    brought within [PREVIEW_MIN_SIDE, PREVIEW_MAX_SIDE]."""
-    return int(min(max(min(int(height), int(width)), PREVIEW_MIN_SIDE), PREVIEW_MAX_SIDE))
-
-
-def preview_mix(images: np.ndarray, labels, augmentation: AugmentationConfig, *, num_classes: int,
-                seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """One training batch as the pipeline makes it: augmented, then MixUp/CutMix with soft labels.
-
-    Returns (mixed images (N, H, W, C), mixed one-hot labels (N, num_classes)), so the page
-    can write "0.62 cat + 0.38 dog" under each image.
-    """
-    images = np.asarray(images, np.float32)
-    _check_arrays(images, labels, num_classes, 1)
-    augmenter = build_augmenter(augmentation, images.shape[1:], seed=seed)
-    if augmenter is not None:
-        images = augmenter(images, training=True)
-    onehot = ops.one_hot(np.asarray(labels, np.int32), num_classes)
-    mixer = build_mixer(augmentation, seed=seed + 1)
-    if mixer is not None:
-        mixed = mixer({"images": images, "labels": onehot}, training=True)
-        images, onehot = mixed["images"], mixed["labels"]
-    return np.asarray(images, np.float32), np.asarray(onehot, np.float32)
-
-
-def mix_caption(label_row, class_names, *, threshold: float = 0.005) -> str:
-    """A soft label as words, largest weight first: "0.62 cat + 0.38 dog"."""
-    order = np.argsort(-np.asarray(label_row), kind="stable")
-    parts = [f"{label_row[i]:.2f} {class_names[i]}" for i in order if label_row[i] > threshold]
-    return " + ".join(parts)
-
-
-def augmentation_to_json(augmentation: AugmentationConfig) -> str:
-    """The config as JSON, the same fields an ExperimentConfig stores under "augmentation"."""
-    return json.dumps(dataclasses.asdict(_check_augmentation(augmentation)), indent=2, sort_keys=True)
-
-
-def augmentation_from_json(text: str) -> AugmentationConfig:
-    """An AugmentationConfig from JSON written by `augmentation_to_json`, validated."""
-    try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, TypeError) as error:
-        raise ValueError(
-            "Could not parse the augmentation config. Expected a JSON object such as "
-            f'{{"rotation_range": 15, "horizontal_flip": true}}. Received invalid JSON: {error}. '
-            "Fix the syntax at that position."
-        ) from None
-    return from_dict(AugmentationConfig, data)
-
-
-def pipeline_cost_ms(augmentation: AugmentationConfig, input_shape, *, batch_size: int = 32,
-                     repeats: int = 5) -> float:
-    """Milliseconds the augmentation takes per batch, compiled as in tf.data, after warm-up.
-
-    Why compiled: the training pipeline runs the layers as a traced graph, which is far
-    faster than calling them eagerly; timing eager calls would overstate the cost. Returns
-    the median of `repeats` timed batches; 0.0 when nothing is switched on.
-    """
-    input_shape = _check_input_shape(input_shape)
-    augmenter = build_augmenter(augmentation, input_shape, seed=0)
-    mixer = build_mixer(augmentation, seed=1)
-    if augmenter is None and mixer is None:
-        return 0.0
-
-    @tf.function
-    def step(images, labels):
-        if augmenter is not None:
-            images = augmenter(images, training=True)
-        if mixer is not None:
-            images = mixer({"images": images, "labels": labels}, training=True)["images"]
-        return images
-
-    rng = np.random.default_rng(0)
-    images = tf.constant(rng.random((batch_size, *input_shape), dtype=np.float32))
-    labels = tf.one_hot(rng.integers(0, 10, batch_size), 10)
-    step(images, labels).numpy()  # traces
-    times = []
-    for _ in range(max(1, repeats)):
-        start = time.perf_counter()
-        step(images, labels).numpy()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times) * 1000.0)
+    check_arrays(x, y, num_classes, batch_size)
+    return one_hot_batches(x, y, num_classes=num_classes, batch_size=batch_size).prefetch(tf.data.AUTOTUNE)
