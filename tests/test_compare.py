@@ -134,6 +134,27 @@ def test_the_untrained_point_is_on_the_curves_but_not_among_the_scores(store):
     assert (row["best val accuracy"], row["best val loss"], row["epochs"]) == (0.3, pytest.approx(0.7), 2)
 
 
+@pytest.mark.parametrize("filters, kept", [
+    ({}, ["plain", "dropout", "lenet"]),
+    ({"statuses": ["running"]}, ["lenet"]),
+    ({"architectures": ["small_convnet"]}, ["plain", "dropout"]),
+    ({"text": "DROPOUT"}, ["dropout"]),  # in the key tricks, case ignored
+    ({"text": "adam lenet5"}, ["lenet"]),  # every word must be found
+    ({"text": "command line"}, ["plain", "dropout", "lenet"]),  # who started it
+    ({"statuses": ["completed"], "text": "lenet5"}, []),
+])
+def test_filter_runs_keeps_the_rows_that_pass_every_filter(store, filters, kept):
+    runs = {"plain": _stored_run(store, ExperimentConfig(), [0.5]),
+            "dropout": _stored_run(store, ExperimentConfig(tricks={"dropout_rate": 0.5}), [0.6]),
+            "lenet": _stored_run(store, ExperimentConfig(architecture="lenet5"), [0.7], "running")}
+    records = [store.get_run(run) for run in runs.values()]
+    table = compare.runs_table(records, compare.epoch_curves(store, list(runs.values())))
+    assert list(table["by"]) == ["command line"] * 3
+    assert list(table["progress"]) == [1.0, 1.0, 0.0]
+    names = {run: name for name, run in runs.items()}
+    assert [names[run] for run in compare.filter_runs(table, **filters)["run"]] == kept
+
+
 def test_config_diff_shows_only_differing_fields():
     configs = {
         "a": ExperimentConfig().to_dict(),

@@ -292,14 +292,6 @@ def test_a_custom_change_starts_one_run_and_a_bad_one_starts_nothing(store, runs
     _manager().shutdown(timeout=60)
 
 
-def test_a_custom_change_is_split_at_commas_before_a_field_only():
-    from ui.compare_actions import CHANGE_SEPARATOR
-
-    assert CHANGE_SEPARATOR.split("learning_rate=0.01, tricks.dropout_rate=0.3,epochs=3") == [
-        "learning_rate=0.01", "tricks.dropout_rate=0.3", "epochs=3"]
-    assert CHANGE_SEPARATOR.split("a=[1, 2], b.c=x") == ["a=[1, 2]", "b.c=x"]
-
-
 def test_delete_asks_first_refuses_active_runs_and_removes_the_files(store, runs):
     running = _stored(store, TINY.with_overrides({"epochs": 9}), [0.3], status="running")
     theirs = _stored(store, TINY.with_overrides({"epochs": 8}), [0.4], session="Bob")

@@ -8,7 +8,6 @@ variant of a request is built and checked first, and a ValueError shows as it is
 
 from __future__ import annotations
 
-import re
 import sqlite3
 
 import streamlit as st
@@ -21,7 +20,7 @@ from cnnlab.analysis.ablation import (
     toggle_trick,
     with_changes,
 )
-from cnnlab.config import ExperimentConfig, parse_overrides
+from cnnlab.config import ExperimentConfig, parse_changes
 from cnnlab.sessions import check_may_modify
 from ui.compare_table import SELECTED, select
 from ui.identity import current_session, is_teacher
@@ -31,8 +30,6 @@ BASELINE = "compare_baseline"
 ERROR = "compare_error"
 NOTICE = "compare_notice"
 CONFIRM_DELETE = "compare_confirm_delete"
-# A comma starts a new change only where a FIELD= follows, so "filters=[32, 64]" stays whole.
-CHANGE_SEPARATOR = re.compile(r",\s*(?=[A-Za-z_][\w.]*\s*=)")
 
 
 def baseline_picker(selected: list[str], labels: dict[str, str]) -> str:
@@ -165,13 +162,10 @@ def _start(baseline: str, build) -> None:
 
 
 def _start_custom(baseline: str) -> None:
-    text = st.session_state.get("compare_custom", "").strip()
+    text = st.session_state.get("compare_custom", "")
 
     def build(config: ExperimentConfig):
-        if not text:
-            raise ValueError("No change given. Expected FIELD=VALUE pairs separated by commas, "
-                             "e.g. 'learning_rate=0.01, tricks.dropout_rate=0.3'. Received: ''.")
-        return [with_changes(config, parse_overrides(CHANGE_SEPARATOR.split(text)))]
+        return [with_changes(config, parse_changes(text))]
 
     _start(baseline, build)
 

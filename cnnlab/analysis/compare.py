@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cnnlab.config import ExperimentConfig, flatten
+from cnnlab.training.status import fraction_done
 
 EPOCH_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
 
@@ -73,9 +74,29 @@ def runs_table(records, curves: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             "best val loss": val_loss.min() if len(val_loss) else np.nan,
             "final val loss": val_loss.iloc[-1] if len(val_loss) else np.nan,
             "duration s": record.duration_s,
+            "progress": fraction_done(record),
+            "by": record.session or "command line",
             "created": pd.Timestamp(record.created_at, unit="s"),
         })
     return pd.DataFrame(rows)
+
+
+def filter_runs(table: pd.DataFrame, *, statuses=(), datasets=(), architectures=(),
+                text: str = "") -> pd.DataFrame:
+    """The rows of a `runs_table` that pass every filter; an empty filter passes all.
+
+    `text` keeps the rows that hold every one of its words (case ignored) in their name,
+    key tricks, run id or the name of who started them.
+    """
+    keep = pd.Series(True, index=table.index)
+    for column, chosen in (("status", statuses), ("dataset", datasets), ("architecture", architectures)):
+        if chosen:
+            keep &= table[column].isin(list(chosen))
+    for word in (text or "").lower().split():
+        haystack = (table["name"].fillna("") + " " + table["tricks"].fillna("") + " " + table["run"]
+                    + " " + table["by"])
+        keep &= haystack.str.lower().str.contains(word, regex=False)
+    return table[keep].reset_index(drop=True)
 
 
 def key_tricks(config: ExperimentConfig) -> str:

@@ -5,7 +5,7 @@ early stopping, augmentation, transfer), `fields` the field metadata and the val
 `dotted` the dotted paths (`tricks.dropout_rate=0.5`) that the CLI, links and comparisons use.
 """
 
-from cnnlab.config.dotted import flatten, parse_overrides
+from cnnlab.config.dotted import flatten, parse_changes, parse_overrides, parse_value
 from cnnlab.config.experiment import ExperimentConfig, fitted_batch_size
 from cnnlab.config.fields import field_bounds, field_help, from_dict
 from cnnlab.config.sections import (
@@ -34,4 +34,4 @@ __all__ = ["ACTIVATIONS", "DROPOUT_PLACEMENTS", "FILL_MODES", "INITIALIZERS", "M
            "TRANSFER_MODES", "WEIGHTS", "AugmentationConfig", "EarlyStoppingConfig",
            "ExperimentConfig", "OptimizerOptions", "ScheduleConfig", "TransferConfig", "Tricks",
            "field_bounds", "field_help", "fitted_batch_size", "flatten", "from_dict",
-           "parse_overrides"]
+           "parse_changes", "parse_overrides", "parse_value"]

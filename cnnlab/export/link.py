@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from urllib.parse import urlencode
 
-from cnnlab.config import ExperimentConfig, flatten
+from cnnlab.config import ExperimentConfig, flatten, parse_value
 
 # Query parameters that are not config fields: the Train page's run to reattach to, and
 # the session's display name (ui/identity.py).
@@ -43,10 +43,7 @@ def config_from_params(params: Mapping[str, str]) -> ExperimentConfig | None:
     for field, raw in params.items():
         if field in RESERVED:
             continue
-        try:
-            overrides[field] = json.loads(raw)
-        except (json.JSONDecodeError, TypeError):
-            overrides[field] = raw
+        overrides[field] = parse_value(raw)
     if not overrides:
         return None
     try:
