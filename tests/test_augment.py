@@ -349,20 +349,6 @@ def test_mixup_and_cutmix_together_keep_labels_convex():
     assert images.min() >= 0.0 and images.max() <= 1.0
 
 
-@pytest.fixture
-def keras_registry():
-    """Keep the registrations of exec'd code (its copies of the lab's layers) out of other tests."""
-    from keras.src.saving import object_registration
-
-    objects = dict(object_registration.GLOBAL_CUSTOM_OBJECTS)
-    names = dict(object_registration.GLOBAL_CUSTOM_NAMES)
-    yield
-    object_registration.GLOBAL_CUSTOM_OBJECTS.clear()
-    object_registration.GLOBAL_CUSTOM_OBJECTS.update(objects)
-    object_registration.GLOBAL_CUSTOM_NAMES.clear()
-    object_registration.GLOBAL_CUSTOM_NAMES.update(names)
-
-
 @pytest.mark.parametrize("seed", [None, 21])
 def test_keras_code_builds_the_same_pipeline(seed, keras_registry):
     shape = (12, 12, 3)

@@ -64,20 +64,6 @@ def _cnnlab_free_python(folder: Path, code: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
-@pytest.fixture
-def keras_registry():
-    """Keep a script's registrations (its copies of the lab's classes) out of other tests."""
-    from keras.src.saving import object_registration
-
-    objects = dict(object_registration.GLOBAL_CUSTOM_OBJECTS)
-    names = dict(object_registration.GLOBAL_CUSTOM_NAMES)
-    yield
-    object_registration.GLOBAL_CUSTOM_OBJECTS.clear()
-    object_registration.GLOBAL_CUSTOM_OBJECTS.update(objects)
-    object_registration.GLOBAL_CUSTOM_NAMES.clear()
-    object_registration.GLOBAL_CUSTOM_NAMES.update(names)
-
-
 def _script_namespace(tmp_path, config: ExperimentConfig, name: str = "train.py") -> dict:
     """The generated script's functions, loaded in this process without running main()."""
     path = tmp_path / name

@@ -30,13 +30,6 @@ from cnnlab.units import format_bytes
 from tests.apptest import ROOT, fresh_resources, open_page  # noqa: F401  (fixture)
 
 
-@pytest.fixture
-def manager(store):
-    manager = JobManager(store, max_concurrent=2)
-    yield manager
-    manager.shutdown(timeout=60)
-
-
 def _keras_files(folder) -> list[str]:
     """Every model file in a run's folder, the temporary ones (tmpXXXXXXXX.keras) included."""
     return sorted(name for name in os.listdir(folder) if name.endswith(".keras"))

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import re
 
 import numpy as np
 import pytest
 import streamlit as st
-from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from cnnlab.config import AugmentationConfig
 from tests.apptest import ROOT, fresh_resources, open_page  # noqa: F401  (fixture)
+from tests.images import png
 
 pytestmark = pytest.mark.usefixtures("fresh_resources")
 
@@ -79,12 +78,6 @@ def test_mixing_shows_blended_labels_and_the_seed_reproduces_the_grid():
     assert app.number_input(key="augment_seed").value == 1 and grid_urls(app) != first
     app.number_input(key="augment_seed").set_value(0).run()
     assert grid_urls(app) == first
-
-
-def png(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def test_uploads_decode_or_show_the_error():

@@ -28,9 +28,9 @@ from tests.hostile_corpus import (
     lying_compressed_zip,
     make_zip,
     patch_headers,
-    photo,
     zeros_member,
 )
+from tests.images import photo
 
 ROOT = Path(__file__).resolve().parents[1]
 
