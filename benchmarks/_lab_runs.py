@@ -22,9 +22,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def train(overrides: dict, seed: int) -> dict:
     """One run of the default experiment with `overrides` (dotted fields) and `seed`."""
-    from cnnlab.alerts import WINDOW, chance_accuracy, first_to_last_ratio, health_alerts
+    from cnnlab.analysis.alerts import (
+        WINDOW,
+        chance_accuracy,
+        first_to_last_ratio,
+        health_alerts,
+    )
+    from cnnlab.analysis.history import RunHistory
     from cnnlab.config import ExperimentConfig
-    from cnnlab.history import RunHistory
     from cnnlab.store import RunStore
     from cnnlab.training.job import execute_run
 

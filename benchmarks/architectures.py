@@ -12,7 +12,7 @@ at batch 32.
 Figures:
   params        `model.count_params()`.
   macs          multiply-adds per image of one forward pass, counted from the layers by
-                the lab's own `cnnlab.summary.summarize` (the figure the Train page shows):
+                the lab's own `cnnlab.models.summary.summarize` (the figure the Train page shows):
                 Conv2D out_h * out_w * k_h * k_w * (in_channels / groups) * filters;
                 DepthwiseConv2D out_h * out_w * k_h * k_w * in_channels * depth_multiplier;
                 Dense in_features * units (times the positions, for a Dense applied to
@@ -110,7 +110,7 @@ def ceiling_layers(seconds: float, count: int = len(CEILING_SHAPES)):
     import keras
     import numpy as np
 
-    from cnnlab.summary import summarize
+    from cnnlab.models.summary import summarize
 
     for side, filters in CEILING_SHAPES[:count]:
         keras.utils.set_random_seed(SEED)
@@ -135,7 +135,7 @@ def architecture(name: str, data, *, seconds: float):
     import keras
 
     from cnnlab.config import ExperimentConfig
-    from cnnlab.summary import summarize
+    from cnnlab.models.summary import summarize
     from cnnlab.training.train_step import compile_for_training, wrap
     from cnnlab.training.transfer import build_run_model
 

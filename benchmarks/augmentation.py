@@ -63,7 +63,7 @@ def warmed_up(data, placement: str):
     """(model, dataset) with augmentation placed as named, after one epoch (traces, warms)."""
     import keras
 
-    from cnnlab.augment import build_augmenter, make_training_dataset
+    from cnnlab.augment.pipeline import build_augmenter, make_training_dataset
     from cnnlab.models import build_model
 
     augmentation = FIVE_TRANSFORMS if placement == "tf.data" else AugmentationConfig()
@@ -110,7 +110,7 @@ def paired_ratio(data, rounds: int) -> float:
 
 def preview_ms(image, repeats: int = 10) -> float:
     """Median milliseconds to draw a 3x3 grid, seeds varying as a user moves the slider."""
-    from cnnlab.augment import preview_grid
+    from cnnlab.augment.preview import preview_grid
 
     preview_grid(image, FIVE_TRANSFORMS, count=9, seed=0)  # warm-up: Keras and TF kernels
     times = []
@@ -137,7 +137,7 @@ def main() -> None:
         parser.set_defaults(**QUICK)
         args = parser.parse_args()
 
-    from cnnlab.augment import pipeline_cost_ms
+    from cnnlab.augment.preview import pipeline_cost_ms
     from cnnlab.data import load_dataset
     from cnnlab.training.device import configure_tensorflow
 

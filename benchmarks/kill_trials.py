@@ -55,9 +55,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from cnnlab.processes import child_pids, pid_alive  # noqa: E402
-from cnnlab.recovery import temporary_files  # noqa: E402
 from cnnlab.store import DB_NAME  # noqa: E402
+from cnnlab.store.artifacts import temporary_files  # noqa: E402
+from cnnlab.store.owners import child_pids, pid_alive  # noqa: E402
 
 MOMENTS = ("random", "queued", "training", "saving", "first_completed")
 # The child's time limit to start (a TensorFlow import on a loaded machine) and to finish.
@@ -358,7 +358,7 @@ def _test_accuracy(model, config: dict) -> float:
     """The loaded model's accuracy on the run's own test set, as the run evaluated it."""
     import keras
 
-    from cnnlab.augment import make_eval_dataset
+    from cnnlab.augment.pipeline import make_eval_dataset
     from cnnlab.data import load_dataset
 
     data = load_dataset(config["dataset"], image_size=config["image_size"],
@@ -373,8 +373,8 @@ def _test_accuracy(model, config: dict) -> float:
 
 def _unreadable_artifacts(folder: Path) -> int:
     """How many finished-looking artifacts in `folder` are not whole (temporaries aside)."""
-    from cnnlab.insight import decode_array
-    from cnnlab.recovery import is_temporary
+    from cnnlab.store.artifacts import is_temporary
+    from cnnlab.training.figures import decode_array
 
     bad = 0
     for path in folder.iterdir():

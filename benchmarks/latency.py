@@ -42,8 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pytest  # tests.browser reports a missing Chromium with pytest.skip
 
 from cnnlab.config import ExperimentConfig
-from cnnlab.processes import this_owner
 from cnnlab.store import RunStore
+from cnnlab.store.owners import this_owner
 from tests.browser import browser_page, chromium_path, served_app
 
 TARGET_S = 1.0

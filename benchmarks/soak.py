@@ -52,8 +52,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from cnnlab.analysis.history import RunHistory  # noqa: E402
 from cnnlab.config import ExperimentConfig  # noqa: E402
-from cnnlab.history import RunHistory  # noqa: E402
 from cnnlab.store import RunStore  # noqa: E402
 from cnnlab.training import JobManager  # noqa: E402
 

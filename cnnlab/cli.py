@@ -11,12 +11,11 @@ has loaded TensorFlow spent seconds tearing it down on exit, with nothing left t
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
-from cnnlab.config import ExperimentConfig
+from cnnlab.config import ExperimentConfig, parse_overrides
 from cnnlab.store import RunStore
 
 
@@ -77,25 +76,6 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-
-
-def parse_overrides(items: list[str]) -> dict:
-    """Turn ["epochs=3", "tricks.batch_norm=true"] into {"epochs": 3, "tricks.batch_norm": True}.
-
-    Values are read as JSON where they parse (numbers, true/false, null), else as text.
-    """
-    overrides = {}
-    for item in items:
-        field, sep, raw = item.partition("=")
-        if not sep or not field:
-            raise ValueError(
-                f"Invalid --set. Expected FIELD=VALUE, e.g. 'learning_rate=0.01'. Received: {item!r}."
-            )
-        try:
-            overrides[field.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
-            overrides[field.strip()] = raw
-    return overrides
 
 
 def load_config(path: Path | None, overrides: list[str]) -> ExperimentConfig:
@@ -172,7 +152,7 @@ def progress_line(record) -> str:
 
 
 def _runs(args) -> int:
-    from cnnlab.run_report import runs_table
+    from cnnlab.analysis.report import runs_table
 
     store = RunStore()
     records = store.list_runs(limit=args.limit)
@@ -184,7 +164,7 @@ def _runs(args) -> int:
 
 
 def _show(args) -> int:
-    from cnnlab.run_report import show_run
+    from cnnlab.analysis.report import show_run
 
     store = RunStore()
     record = store.get_run(args.run) if _plain_id(args.run) else None

@@ -8,8 +8,9 @@ Every schedule is a function of t, which counts epochs or iterations (`schedule.
 Keras optimizers count iterations (batches) from 0; with unit "epoch" the schedule is
 wrapped in `PerEpoch`, which holds the rate for a whole epoch, as in the lectures'
 per-epoch schedules. Keras' own schedules are used wherever they express the formula
-exactly; the two small classes below cover what they cannot. All are registered with
-Keras, so a model saved with `model.save` loads with its schedule.
+exactly; the small classes below cover what they cannot (and `ShiftedSchedule` carries a
+schedule across the phases of a transfer run). All are registered with Keras, so a model
+saved with `model.save` loads with its schedule.
 """
 
 from __future__ import annotations
@@ -107,6 +108,39 @@ class LinearWarmup(schedules.LearningRateSchedule):
     def get_config(self):
         return {"learning_rate": self.learning_rate, "warmup_steps": self.warmup_steps,
                 "name": self.name}
+
+
+@keras.saving.register_keras_serializable(package="cnnlab")
+class ShiftedSchedule(schedules.LearningRateSchedule):
+    """A schedule read `offset` iterations later: `schedule(step + offset)`.
+
+    Why: each phase of a transfer run (`cnnlab.training.transfer`) compiles a fresh
+    optimizer, whose iteration count starts at 0 (a fresh Adam must, or its bias
+    correction would be off), but the schedule should go on where the previous phase left it.
+
+    Args:
+        schedule: the LearningRateSchedule to shift.
+        offset: iterations done before this phase.
+    """
+
+    def __init__(self, schedule, offset: int, name: str = "ShiftedSchedule"):
+        super().__init__()
+        self.schedule = schedule
+        self.offset = int(offset)
+        self.name = name
+
+    def __call__(self, step):
+        return self.schedule(keras.ops.add(step, self.offset))
+
+    def get_config(self):
+        return {"schedule": keras.saving.serialize_keras_object(self.schedule),
+                "offset": self.offset, "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["schedule"] = keras.saving.deserialize_keras_object(config["schedule"])
+        return cls(**config)
 
 
 def make_learning_rate(config: ExperimentConfig, steps_per_epoch: int):

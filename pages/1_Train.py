@@ -69,23 +69,17 @@ attached = _attached_run()
 with st.expander("Experiment settings", expanded=attached is None, icon=":material/tune:",
                  key="train_form_open", on_change="rerun"):
     later = []  # the form's parts that need TensorFlow, drawn once the run panel is
-    values = experiment_form(later)
-    draft = None
-    try:
-        draft = st.session_state["train_draft"] = ExperimentConfig.from_dict(values)
-    except ValueError:
-        pass  # an unfinished draft; pressing Train shows why it is invalid
+    draft = experiment_form(later)  # the config, parsed once; None while it is invalid
+    if draft.config is not None:
+        st.session_state["train_draft"] = draft.config  # the Augment page starts from it
     with st.container(horizontal=True, vertical_alignment="center", key="train_actions"):
         submitted = st.button("Train", type="primary", icon=":material/play_arrow:")
-        share_and_import(draft, _start)
+        share_and_import(draft.config, _start)
 if submitted:
-    try:
-        config = ExperimentConfig.from_dict(values)
-    except ValueError as error:
-        st.error(str(error), icon=":material/error:")
-    else:
-        if _start(config):
-            st.rerun()  # draw the new run, the form folded
+    if draft.config is None:
+        st.error(draft.error, icon=":material/error:")
+    elif _start(draft.config):
+        st.rerun()  # draw the new run, the form folded
 
 if attached:
     st.query_params["run"] = attached

@@ -8,7 +8,7 @@ import streamlit as st
 
 from cnnlab.config import AugmentationConfig, ExperimentConfig, field_help
 from cnnlab.data import DATASETS, DatasetUnavailableError, get_info, load_dataset
-from cnnlab.images import (
+from cnnlab.data.images import (
     UPLOAD_TYPES,
     decode_image,
     fit_image,
@@ -22,7 +22,7 @@ page_setup("Augment")
 
 SOURCES = ("Data set image", "Sample photo", "Your photo")
 SIZES = (0, 64, 96, 128)  # 0: the data set's own size, as in ExperimentConfig.image_size=None
-# Copied from cnnlab.augment (which imports TensorFlow, seconds, once per server): the
+# Copied from cnnlab.augment.preview (which imports TensorFlow, seconds, once per server): the
 # controls are drawn before it is imported. tests/test_page_augment.py checks they agree.
 PREVIEW_MIN_SIDE, PREVIEW_MAX_SIDE = 128, 256
 
@@ -38,7 +38,7 @@ def _photo(data: bytes, channels: int):
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _cost_ms(config_json: str, input_shape: tuple[int, int, int]) -> float:
-    from cnnlab.augment import augmentation_from_json, pipeline_cost_ms
+    from cnnlab.augment.preview import augmentation_from_json, pipeline_cost_ms
 
     return pipeline_cost_ms(augmentation_from_json(config_json), input_shape)
 
@@ -135,15 +135,16 @@ with controls:
                   help="Next seed: a new random draw.")
     count = st.segmented_control("Versions", (4, 9, 16), default=9, required=True, key="augment_count")
 
+from cnnlab.augment.code import to_keras_code
+
 # Imported here, not at the top: it loads TensorFlow (seconds, once per server), and by now
 # the controls above are already on screen.
-from cnnlab.augment import (
+from cnnlab.augment.preview import (
     augmentation_to_json,
     mix_caption,
     preview_grid,
     preview_mix,
 )
-from cnnlab.augment_code import to_keras_code
 
 input_shape = (side, side, info.channels)
 with preview:

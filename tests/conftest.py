@@ -36,3 +36,28 @@ def tiny_config():
     from cnnlab.config import ExperimentConfig
 
     return ExperimentConfig(dataset="digits", image_size=16, train_size=256, epochs=2, batch_size=32)
+
+
+@pytest.fixture
+def manager(store):
+    """A job manager on the test's store (runs in threads, two at once), shut down after."""
+    from cnnlab.training import JobManager
+
+    manager = JobManager(store, max_concurrent=2)
+    yield manager
+    manager.shutdown(timeout=60)
+
+
+@pytest.fixture
+def keras_registry():
+    """Keep the registrations of exec'd code (its copies of the lab's layers and classes,
+    registered under the lab's names) out of other tests."""
+    from keras.src.saving import object_registration
+
+    objects = dict(object_registration.GLOBAL_CUSTOM_OBJECTS)
+    names = dict(object_registration.GLOBAL_CUSTOM_NAMES)
+    yield
+    object_registration.GLOBAL_CUSTOM_OBJECTS.clear()
+    object_registration.GLOBAL_CUSTOM_OBJECTS.update(objects)
+    object_registration.GLOBAL_CUSTOM_NAMES.clear()
+    object_registration.GLOBAL_CUSTOM_NAMES.update(names)

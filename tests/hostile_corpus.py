@@ -16,13 +16,13 @@ import stat
 import struct
 import uuid
 import zipfile
-import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
 
-from cnnlab.settings import MIB, UploadLimits
+from cnnlab.data.uploads.limits import MIB, UploadLimits
+from tests.images import encode, jpeg, photo, png_header_only
 
 REJECT, NORMALISE = "reject", "normalise"
 # The limits the corpus runs under: the defaults, with the caps that size-based cases
@@ -46,33 +46,6 @@ class Case:
 
 
 # -- building blocks -------------------------------------------------------------------------
-
-
-def encode(image: Image.Image, fmt: str, **options) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **options)
-    return buffer.getvalue()
-
-
-def photo(seed: int = 0, size: int = 24) -> bytes:
-    pixels = np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
-    return encode(Image.fromarray(pixels), "PNG")
-
-
-def jpeg(seed: int = 3) -> bytes:
-    pixels = np.random.default_rng(seed).integers(0, 256, (64, 64, 3), dtype=np.uint8)
-    return encode(Image.fromarray(pixels), "JPEG", quality=90)
-
-
-def png_header_only(width: int, height: int) -> bytes:
-    """A valid PNG signature and IHDR claiming width x height, with a few bytes of pixels."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-            + chunk(b"IEND", b""))
 
 
 GOOD = {f"{name}/{i}.png": photo(seed) for seed, (name, i) in

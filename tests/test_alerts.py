@@ -14,7 +14,7 @@ import threading
 
 import pytest
 
-from cnnlab.alerts import (
+from cnnlab.analysis.alerts import (
     DEAD_FRACTION,
     EXPLODING_RATIO,
     OVERFITTING_EPOCHS,
@@ -24,8 +24,8 @@ from cnnlab.alerts import (
     first_to_last_ratio,
     health_alerts,
 )
+from cnnlab.analysis.history import RunHistory
 from cnnlab.config import ExperimentConfig
-from cnnlab.history import RunHistory
 from cnnlab.store import RunStore
 from cnnlab.training.job import execute_run
 

@@ -29,7 +29,7 @@ from cnnlab.models import (
     vgg,
 )
 from cnnlab.models.registry import get_architecture
-from cnnlab.summary import summarize
+from cnnlab.models.summary import summarize
 from cnnlab.training.train_step import wrap
 
 # The architectures of this issue; and one per family module for the (slower) training

@@ -9,16 +9,15 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from cnnlab import augment
-from cnnlab.augment import (
+from cnnlab.augment import layers, pipeline, preview
+from cnnlab.augment.code import to_keras_code
+from cnnlab.augment.pipeline import (
     build_augmenter,
     build_mixer,
     make_eval_dataset,
     make_training_dataset,
-    preview_grid,
-    preview_mix,
 )
-from cnnlab.augment_code import to_keras_code
+from cnnlab.augment.preview import preview_grid, preview_mix
 from cnnlab.config import FILL_MODES, AugmentationConfig
 
 C = AugmentationConfig
@@ -129,7 +128,7 @@ def test_all_geometry_is_one_layer_that_resamples_once():
     names = [type(layer).__name__ for layer in augmenter.layers]
     assert names == ["RandomAffine", "RandomPadCrop", "RandomBrightness", "RandomContrast", "ChannelShift"]
     assert {key: value for key, value in augmenter.layers[0].get_config().items()
-            if key in augment.GEOMETRY or key == "fill_mode"} == {
+            if key in pipeline.GEOMETRY or key == "fill_mode"} == {
         "rotation_range": 20.0, "width_shift_range": 0.1, "height_shift_range": 0.1, "shear_range": 15.0,
         "zoom_range": 0.2, "horizontal_flip": True, "vertical_flip": True, "fill_mode": "reflect"}
 
@@ -155,7 +154,7 @@ def separate_layers(image, *, flip_x, flip_y, degrees, shear_degrees, shift_x, s
     with monkeypatch.context() as patch:  # RandomAngleShear draws its angle with keras.random.uniform
         patch.setattr(keras.random, "uniform", lambda shape, *a, **k: np.full(shape, np.radians(shear_degrees),
                                                                                np.float32))
-        x = augment.RandomAngleShear(max_degrees=45, **fill)(x, training=True)
+        x = layers.RandomAngleShear(max_degrees=45, **fill)(x, training=True)
     x = keras.layers.RandomTranslation(height_factor=(shift_y / size,) * 2, width_factor=(shift_x / size,) * 2,
                                        **fill)(x, training=True)
     x = keras.layers.RandomZoom(height_factor=(zoom - 1,) * 2, **fill)(x, training=True)
@@ -175,7 +174,7 @@ def test_the_fused_transform_is_the_separate_layers_in_a_row(flip_x, flip_y, deg
     image = ramp(32)
     expected = separate_layers(image, flip_x=flip_x, flip_y=flip_y, degrees=degrees, shear_degrees=shear_degrees,
                                shift_x=shift_x, shift_y=shift_y, zoom=zoom, monkeypatch=monkeypatch)
-    layer = augment.RandomAffine(rotation_range=30, shear_range=30, width_shift_range=0.2, height_shift_range=0.2,
+    layer = layers.RandomAffine(rotation_range=30, shear_range=30, width_shift_range=0.2, height_shift_range=0.2,
                                  zoom_range=0.3, horizontal_flip=True, vertical_flip=True, fill_mode="nearest")
     values = {"flip_x": flip_x, "flip_y": flip_y, "angle": np.radians(degrees), "shear": np.radians(shear_degrees),
               "shift_x": shift_x, "shift_y": shift_y, "zoom": zoom}
@@ -191,7 +190,7 @@ def test_the_fused_transform_is_the_separate_layers_in_a_row(flip_x, flip_y, deg
 def known_moves(**values):
     """One bright pixel in a dark 9x9 image, transformed by RandomAffine with fixed values."""
     neutral = {"flip_x": 1.0, "flip_y": 1.0, "angle": 0.0, "shear": 0.0, "shift_x": 0.0, "shift_y": 0.0, "zoom": 1.0}
-    layer = augment.RandomAffine(rotation_range=90, width_shift_range=0.5, zoom_range=0.5, fill_mode="constant")
+    layer = layers.RandomAffine(rotation_range=90, width_shift_range=0.5, zoom_range=0.5, fill_mode="constant")
     transformation = {k: np.full((1,), v, np.float32) for k, v in {**neutral, **values}.items()}
     return lambda image: np.asarray(layer.transform_images(image[None], transformation))[0]
 
@@ -217,7 +216,7 @@ def test_known_pixels_land_where_each_transform_says():
 
 def test_draws_stay_in_their_ranges_and_switched_off_transforms_stay_neutral():
     images = np.zeros((4000, 8, 10, 1), np.float32)
-    layer = augment.RandomAffine(rotation_range=30, height_shift_range=0.25, zoom_range=0.2,
+    layer = layers.RandomAffine(rotation_range=30, height_shift_range=0.25, zoom_range=0.2,
                                  horizontal_flip=True, seed=0)
     drawn = {k: np.asarray(v) for k, v in layer.get_random_transformation(images).items()}
     assert np.abs(drawn["angle"]).max() <= np.radians(30) + 1e-6 and np.abs(drawn["angle"]).max() > np.radians(29)
@@ -350,20 +349,6 @@ def test_mixup_and_cutmix_together_keep_labels_convex():
     assert images.min() >= 0.0 and images.max() <= 1.0
 
 
-@pytest.fixture
-def keras_registry():
-    """Keep the registrations of exec'd code (its copies of the lab's layers) out of other tests."""
-    from keras.src.saving import object_registration
-
-    objects = dict(object_registration.GLOBAL_CUSTOM_OBJECTS)
-    names = dict(object_registration.GLOBAL_CUSTOM_NAMES)
-    yield
-    object_registration.GLOBAL_CUSTOM_OBJECTS.clear()
-    object_registration.GLOBAL_CUSTOM_OBJECTS.update(objects)
-    object_registration.GLOBAL_CUSTOM_NAMES.clear()
-    object_registration.GLOBAL_CUSTOM_NAMES.update(names)
-
-
 @pytest.mark.parametrize("seed", [None, 21])
 def test_keras_code_builds_the_same_pipeline(seed, keras_registry):
     shape = (12, 12, 3)
@@ -427,7 +412,7 @@ def test_the_keras_code_runs_with_keras_alone_and_transforms_images_as_the_lab_d
     paths = []
     for index, augmentation in enumerate(KERAS_CODE_CASES.values()):
         code = to_keras_code(augmentation, (15, 15, 3), seed=5)
-        assert "cnnlab" not in code.replace("cnnlab/augment_layers.py", "").replace('package="cnnlab"', "")
+        assert "cnnlab" not in code.replace("cnnlab/augment/layers.py", "").replace('package="cnnlab"', "")
         paths.append(f"augmentation{index}.py")
         (tmp_path / paths[-1]).write_text(code)
     images = np.stack([texture(seed=seed) for seed in range(4)])
@@ -453,15 +438,15 @@ def test_the_keras_code_runs_with_keras_alone_and_transforms_images_as_the_lab_d
 @pytest.mark.parametrize("height, width, side", [(32, 32, 128), (60, 90, 128), (427, 640, 256),
                                                  (200, 150, 150), (4000, 3000, 256)])
 def test_a_photo_is_previewed_at_its_own_size_within_128_to_256(height, width, side):
-    assert augment.preview_side(height, width) == side
+    assert preview.preview_side(height, width) == side
 
 
 def test_a_preview_larger_than_training_scales_only_the_crops_padding():
     """Padding 4 of a 32 px image is 32 px of a 256 px preview; the other settings are
     angles, fractions or values, the same at any size."""
-    preview = build_augmenter(EVERYTHING, (96, 96, 3), seed=0, training_side=32)
+    larger = build_augmenter(EVERYTHING, (96, 96, 3), seed=0, training_side=32)
     training = build_augmenter(EVERYTHING, (32, 32, 3), seed=0)
-    configs = {type(layer).__name__: layer.get_config() for layer in preview.layers}
+    configs = {type(layer).__name__: layer.get_config() for layer in larger.layers}
     for layer in training.layers:
         expected = {k: v for k, v in layer.get_config().items() if k not in ("name", "padding")}
         assert {k: v for k, v in configs[type(layer).__name__].items()
@@ -475,18 +460,18 @@ def test_a_preview_larger_than_training_scales_only_the_crops_padding():
 
 
 def test_json_round_trip_and_bad_json():
-    assert augment.augmentation_from_json(augment.augmentation_to_json(EVERYTHING)) == EVERYTHING
+    assert preview.augmentation_from_json(preview.augmentation_to_json(EVERYTHING)) == EVERYTHING
     with pytest.raises(ValueError, match="Could not parse the augmentation config"):
-        augment.augmentation_from_json("{rotation_range: 10")
+        preview.augmentation_from_json("{rotation_range: 10")
     with pytest.raises(ValueError, match="Unknown field 'rotation'"):
-        augment.augmentation_from_json('{"rotation": 10}')
+        preview.augmentation_from_json('{"rotation": 10}')
     with pytest.raises(ValueError, match="rotation_range"):
-        augment.augmentation_from_json('{"rotation_range": 500}')
+        preview.augmentation_from_json('{"rotation_range": 500}')
 
 
 def test_pipeline_cost():
-    assert augment.pipeline_cost_ms(C(), (8, 8, 3)) == 0.0
-    assert augment.pipeline_cost_ms(C(rotation_range=10, mixup_alpha=0.2), (8, 8, 3), repeats=2) > 0.0
+    assert preview.pipeline_cost_ms(C(), (8, 8, 3)) == 0.0
+    assert preview.pipeline_cost_ms(C(rotation_range=10, mixup_alpha=0.2), (8, 8, 3), repeats=2) > 0.0
 
 
 @pytest.mark.parametrize("call, message", [
@@ -504,4 +489,4 @@ def test_bad_arguments_raise_keras_style_errors(call, message):
 
 
 def test_mix_caption():
-    assert augment.mix_caption(np.array([0.38, 0.0, 0.62]), ["dog", "bird", "cat"]) == "0.62 cat + 0.38 dog"
+    assert preview.mix_caption(np.array([0.38, 0.0, 0.62]), ["dog", "bird", "cat"]) == "0.62 cat + 0.38 dog"

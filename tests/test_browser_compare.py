@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from cnnlab.ablation import toggle_trick
+from cnnlab.analysis.ablation import toggle_trick
 from cnnlab.config import ExperimentConfig
 from cnnlab.store import RunStore
 from tests.browser import (

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from cnnlab.insight import prediction_epochs
+from cnnlab.analysis.insight import prediction_epochs
 from cnnlab.store import RunStore
 from tests.browser import SCREENSHOTS, browser_page, chromium_path, served_app, settle
 

@@ -110,7 +110,7 @@ def _check(page, name: str, problems: list[str], *, charts: bool = False) -> Non
 
 def _prepare(home) -> str:
     """Two tiny runs really trained (a comparison), and an imported data set; the first run's id."""
-    from cnnlab.ablation import toggle_trick
+    from cnnlab.analysis.ablation import toggle_trick
     from cnnlab.config import ExperimentConfig
     from cnnlab.data.image_folders import import_images
     from cnnlab.store import RunStore

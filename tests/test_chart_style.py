@@ -16,8 +16,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cnnlab import charts, compare_charts, insight_charts
-from cnnlab.charts import MIN_FONT_SIZE, TEMPLATE
+from cnnlab.charts import compare as compare_charts
+from cnnlab.charts import insight as insight_charts
+from cnnlab.charts import training as charts
+from cnnlab.charts.style import MIN_FONT_SIZE, TEMPLATE
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ["block1_conv1", "block2_conv1", "fc1", "predictions"]

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from cnnlab.cli import load_config, parse_overrides
+from cnnlab.cli import load_config
+from cnnlab.config import parse_overrides
 from cnnlab.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]

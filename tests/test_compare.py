@@ -7,8 +7,14 @@ import sqlite3
 import numpy as np
 import pytest
 
-from cnnlab import compare
-from cnnlab.ablation import ABLATION_GRID, ablation_grid, over_seeds, toggle_trick, with_changes
+from cnnlab.analysis import compare
+from cnnlab.analysis.ablation import (
+    ABLATION_GRID,
+    ablation_grid,
+    over_seeds,
+    toggle_trick,
+    with_changes,
+)
 from cnnlab.config import ExperimentConfig
 
 
@@ -48,8 +54,8 @@ def test_a_trick_already_on_is_switched_off_and_no_change_is_refused():
 def test_a_custom_change_is_named_as_the_comparison_writes_its_values():
     """One formatting everywhere: "batch_norm=on" in the run's name, the legend and "What
     differs", where the name once said True and the table on."""
-    from cnnlab import compare_charts
-    from cnnlab.compare import config_diff, format_value
+    from cnnlab.analysis.compare import config_diff, format_value
+    from cnnlab.charts import compare as compare_charts
 
     baseline = ExperimentConfig()
     variant = with_changes(baseline, {"tricks.batch_norm": True, "learning_rate": 0.0001})
@@ -128,6 +134,27 @@ def test_the_untrained_point_is_on_the_curves_but_not_among_the_scores(store):
     assert (row["best val accuracy"], row["best val loss"], row["epochs"]) == (0.3, pytest.approx(0.7), 2)
 
 
+@pytest.mark.parametrize("filters, kept", [
+    ({}, ["plain", "dropout", "lenet"]),
+    ({"statuses": ["running"]}, ["lenet"]),
+    ({"architectures": ["small_convnet"]}, ["plain", "dropout"]),
+    ({"text": "DROPOUT"}, ["dropout"]),  # in the key tricks, case ignored
+    ({"text": "adam lenet5"}, ["lenet"]),  # every word must be found
+    ({"text": "command line"}, ["plain", "dropout", "lenet"]),  # who started it
+    ({"statuses": ["completed"], "text": "lenet5"}, []),
+])
+def test_filter_runs_keeps_the_rows_that_pass_every_filter(store, filters, kept):
+    runs = {"plain": _stored_run(store, ExperimentConfig(), [0.5]),
+            "dropout": _stored_run(store, ExperimentConfig(tricks={"dropout_rate": 0.5}), [0.6]),
+            "lenet": _stored_run(store, ExperimentConfig(architecture="lenet5"), [0.7], "running")}
+    records = [store.get_run(run) for run in runs.values()]
+    table = compare.runs_table(records, compare.epoch_curves(store, list(runs.values())))
+    assert list(table["by"]) == ["command line"] * 3
+    assert list(table["progress"]) == [1.0, 1.0, 0.0]
+    names = {run: name for name, run in runs.items()}
+    assert [names[run] for run in compare.filter_runs(table, **filters)["run"]] == kept
+
+
 def test_config_diff_shows_only_differing_fields():
     configs = {
         "a": ExperimentConfig().to_dict(),
@@ -172,8 +199,8 @@ def test_a_version_1_store_gains_the_name_index(lab_home):
 
     lab_home.mkdir(parents=True)
     conn = sqlite3.connect(lab_home / DB_NAME)
-    from cnnlab import store as store_module
-    for statement in store_module._SCHEMA:
+    from cnnlab.store import schema
+    for statement in schema.TABLES:
         conn.execute(statement)
     conn.execute("PRAGMA user_version = 1")
     conn.commit()

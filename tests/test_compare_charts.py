@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cnnlab import compare, compare_charts
-from cnnlab.compare_charts import BASELINE_COLOR, PALETTE
+from cnnlab.analysis import compare
+from cnnlab.charts import compare as compare_charts
+from cnnlab.charts.compare import BASELINE_COLOR, PALETTE
 from cnnlab.config import ExperimentConfig
 
 BASE = ExperimentConfig(train_size=200)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from cnnlab.config import ExperimentConfig, Tricks
+from cnnlab.config import ExperimentConfig, Tricks, parse_changes
 
 INVALID = [
     # (fields, a fragment the message must contain)
@@ -166,3 +166,20 @@ def test_a_config_fitted_to_its_data_is_feasible_and_unchanged_where_it_already_
     assert ExperimentConfig().fitted_to_data() == ExperimentConfig()
     too_many = ExperimentConfig(dataset="digits", train_size=5000)  # not countable: left to check_feasible
     assert too_many.fitted_to_data() is too_many
+
+
+@pytest.mark.parametrize("text, changes", [
+    ("learning_rate=0.01, tricks.dropout_rate=0.3,epochs=3",
+     {"learning_rate": 0.01, "tricks.dropout_rate": 0.3, "epochs": 3}),
+    ("a=[1, 2], b.c=x", {"a": [1, 2], "b.c": "x"}),  # a comma inside a value stays in it
+    ("  optimizer=sgd  ", {"optimizer": "sgd"}),
+])
+def test_changes_on_one_line_are_split_at_commas_before_a_field_only(text, changes):
+    assert parse_changes(text) == changes
+
+
+@pytest.mark.parametrize("text, message", [("", "No change given"), ("   ", "No change given"),
+                                           ("dropout", "Expected FIELD=VALUE")])
+def test_a_line_without_changes_says_what_is_expected(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse_changes(text)

@@ -152,7 +152,7 @@ def test_mnist_arrays_become_a_dataset(keras_home, monkeypatch):
 
 def test_channels_first_arrays_are_made_channels_last():
     images = np.arange(2 * 3 * 4 * 4, dtype=np.uint8).reshape(2, 3, 4, 4)
-    nhwc, labels = keras_datasets._as_nhwc(images, np.array([[1], [2]]))
+    nhwc, labels = keras_datasets.as_nhwc(images, np.array([[1], [2]]))
     assert nhwc.shape == (2, 4, 4, 3) and labels.tolist() == [1, 2]
     assert nhwc[1, 2, 3, 0] == images[1, 0, 2, 3]
 

@@ -23,8 +23,13 @@ import numpy as np
 import pytest
 
 from cnnlab.config import ExperimentConfig
-from cnnlab.export import ARCHITECTURE_FILE, BUNDLE_FILES, export_run, plain_model
-from cnnlab.export_script import training_script
+from cnnlab.export.bundle import (
+    ARCHITECTURE_FILE,
+    BUNDLE_FILES,
+    export_run,
+    plain_model,
+)
+from cnnlab.export.script import training_script
 from cnnlab.training.job import execute_run
 from tests.keras_home import offline_keras_home
 
@@ -57,20 +62,6 @@ def _cnnlab_free_python(folder: Path, code: str) -> subprocess.CompletedProcess:
     # -I: no script folder, no user site, no PYTHON* variables on sys.path.
     return subprocess.run([sys.executable, "-I", "-c", code], check=False, cwd=folder, env=env,
                           capture_output=True, text=True, timeout=300)
-
-
-@pytest.fixture
-def keras_registry():
-    """Keep a script's registrations (its copies of the lab's classes) out of other tests."""
-    from keras.src.saving import object_registration
-
-    objects = dict(object_registration.GLOBAL_CUSTOM_OBJECTS)
-    names = dict(object_registration.GLOBAL_CUSTOM_NAMES)
-    yield
-    object_registration.GLOBAL_CUSTOM_OBJECTS.clear()
-    object_registration.GLOBAL_CUSTOM_OBJECTS.update(objects)
-    object_registration.GLOBAL_CUSTOM_NAMES.clear()
-    object_registration.GLOBAL_CUSTOM_NAMES.update(names)
 
 
 def _script_namespace(tmp_path, config: ExperimentConfig, name: str = "train.py") -> dict:
@@ -172,7 +163,7 @@ def test_the_scripts_augmented_batches_are_the_labs(tmp_path, keras_registry):
     """The script's pipeline, with the lab's layers copied in, gives the very same batches."""
     import keras
 
-    from cnnlab.augment import make_training_dataset
+    from cnnlab.augment.pipeline import make_training_dataset
     from cnnlab.data import load_dataset
 
     config = ExperimentConfig(dataset="digits", image_size=16, train_size=64, batch_size=16, seed=4)

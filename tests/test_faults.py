@@ -23,18 +23,11 @@ import threading
 import keras
 import pytest
 
-from cnnlab import summary
 from cnnlab.store import RunStore
-from cnnlab.training import JobManager, job, runner
+from cnnlab.training import JobManager, executor, job, memory
 from cnnlab.training.transfer import load_run_model
+from cnnlab.units import format_bytes
 from tests.apptest import ROOT, fresh_resources, open_page  # noqa: F401  (fixture)
-
-
-@pytest.fixture
-def manager(store):
-    manager = JobManager(store, max_concurrent=2)
-    yield manager
-    manager.shutdown(timeout=60)
 
 
 def _keras_files(folder) -> list[str]:
@@ -47,8 +40,8 @@ def _keras_files(folder) -> list[str]:
 
 def _training_bytes(config) -> int:
     """The estimate the check must use: the summary's arithmetic for this config."""
-    estimate = summary.estimate_for_config(config)
-    slots = summary.optimizer_slots(config.optimizer, config.optimizer_options.momentum)
+    estimate = memory.estimate_for_config(config)
+    slots = memory.optimizer_slots(config.optimizer, config.optimizer_options.momentum)
     return estimate.training_memory_bytes(config.batch_size, slots)
 
 
@@ -60,7 +53,7 @@ def no_training(monkeypatch):
         store.finish_run(run_id, "stopped")
         return "stopped"
 
-    monkeypatch.setattr(runner, "execute_run", stop_at_once)
+    monkeypatch.setattr(executor, "execute_run", stop_at_once)
 
 
 @pytest.mark.parametrize("share, refused", [
@@ -73,7 +66,7 @@ def test_a_run_that_does_not_fit_in_memory_is_refused_before_anything_is_written
         store, tiny_config, monkeypatch, no_training, share, refused):
     needed = _training_bytes(tiny_config)
     available = math.ceil(needed / share)
-    monkeypatch.setattr(summary, "available_memory_bytes", lambda: available)
+    monkeypatch.setattr(memory, "available_memory_bytes", lambda: available)
     manager = JobManager(store, max_concurrent=1)
     if not refused:
         run_id = manager.submit(tiny_config)
@@ -83,8 +76,8 @@ def test_a_run_that_does_not_fit_in_memory_is_refused_before_anything_is_written
         manager.submit(tiny_config)
     message = str(caught.value)
     assert message.startswith("Not enough memory to start this run.")
-    assert f"Training needs about {summary.format_bytes(needed)}" in message
-    assert f"this machine has {summary.format_bytes(available)} available" in message
+    assert f"Training needs about {format_bytes(needed)}" in message
+    assert f"this machine has {format_bytes(available)} available" in message
     assert "at most 70%" in message
     assert "Lower the batch size or the image size" in message
     assert "smaller architecture" in message
@@ -96,28 +89,28 @@ def test_a_run_that_does_not_fit_in_memory_is_refused_before_anything_is_written
 def test_a_memory_check_that_cannot_be_made_does_not_block_a_run(
         store, tiny_config, monkeypatch, no_training, fault):
     if fault == "unknown memory":
-        monkeypatch.setattr(summary, "available_memory_bytes", lambda: None)
+        monkeypatch.setattr(memory, "available_memory_bytes", lambda: None)
     else:
-        monkeypatch.setattr(summary, "available_memory_bytes", lambda: 1)  # would refuse
+        monkeypatch.setattr(memory, "available_memory_bytes", lambda: 1)  # would refuse
 
         def cannot_build(config):
             raise RuntimeError("a layer the summary cannot walk")
 
-        monkeypatch.setattr(summary, "estimate_for_config", cannot_build)
+        monkeypatch.setattr(memory, "estimate_for_config", cannot_build)
     run_id = JobManager(store, max_concurrent=1).submit(tiny_config)
     assert store.get_run(run_id) is not None
 
 
 @pytest.mark.usefixtures("fresh_resources")
 def test_the_train_page_shows_the_memory_refusal_and_writes_nothing(lab_home, monkeypatch):
-    monkeypatch.setattr(summary, "available_memory_bytes", lambda: 1_000_000)
+    monkeypatch.setattr(memory, "available_memory_bytes", lambda: 1_000_000)
     app = open_page("pages/1_Train.py")
     app.number_input(key="train_epochs").set_value(1)
     next(button for button in app.button if button.label == "Train").click().run()
     assert not app.exception
     errors = [error.value for error in app.error]
     assert any(text.startswith("Not enough memory to start this run.")
-               and "1.0 MB available" in text for text in errors), errors
+               and "1 MB available" in text for text in errors), errors
     assert RunStore(lab_home).list_runs() == []
 
 

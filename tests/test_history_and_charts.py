@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cnnlab import charts
-from cnnlab.history import RunHistory
+from cnnlab.analysis.history import RunHistory
+from cnnlab.charts import training as charts
 
 
 def _write_epoch(store, run_id, epoch, steps=4):
@@ -76,7 +76,7 @@ def test_layer_columns_follow_the_model_once_the_run_stored_its_layer_order(stor
     them, after the head's: the stored layer order puts them back, input to output."""
     import json
 
-    from cnnlab.insight import LAYER_ORDER
+    from cnnlab.training.figures import LAYER_ORDER
 
     run_id = store.create_run({})
     store.add_metrics(run_id, [(1, 1, "grad_norm/head", 1.0), (1, 1, "dead_fraction/head_act", 0.1)])
@@ -95,7 +95,7 @@ def test_layer_columns_follow_the_model_once_the_run_stored_its_layer_order(stor
 
 
 def test_a_damaged_layer_order_is_ignored(store):
-    from cnnlab.insight import LAYER_ORDER
+    from cnnlab.training.figures import LAYER_ORDER
 
     run_id = store.create_run({})
     store.add_metrics(run_id, [(1, 1, "grad_norm/b", 1.0), (1, 1, "grad_norm/a", 1.0)])

@@ -40,8 +40,8 @@ from cnnlab.data.image_store import (
     suggest_name,
     write_stored,
 )
-from cnnlab.settings import UploadLimits
-from cnnlab.uploads import UploadRejected
+from cnnlab.data.uploads import UploadRejected
+from cnnlab.data.uploads.limits import UploadLimits
 from tests.hostile_corpus import (
     ABSOLUTE_TARGET,
     LIMITS,
@@ -49,11 +49,10 @@ from tests.hostile_corpus import (
     NORMALISE,
     REJECT,
     corpus,
-    encode,
     make_zip,
     mode_files,
-    photo,
 )
+from tests.images import encode, photo
 
 ROOT = Path(__file__).resolve().parents[1]
 # The real photo sets beside the checkout; CNNLAB_SHARED_DATA points elsewhere (a worktree).

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import io
-import struct
-import zlib
-
 import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from cnnlab.images import decode_image, fit_image, for_display, sample_photos
+from cnnlab.data.images import decode_image, fit_image, for_display, sample_photos
+from tests.images import encode, jpeg, png_header_only
 
 MESSAGE = "Could not read the uploaded file as an image"
 H, W = 6, 5  # not square, so a transposed result shows
-
-
-def encode(image: Image.Image, fmt: str, **options) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **options)
-    return buffer.getvalue()
 
 
 def ramp(low: int, high: int, dtype) -> np.ndarray:
@@ -105,33 +96,18 @@ def test_exif_orientation_6_is_turned_upright():
     assert np.abs(image - upright)[2:18].max() < 0.1 and np.abs(image - upright)[22:38].max() < 0.1
 
 
-def png_header_only(width: int, height: int) -> bytes:
-    """A valid PNG signature and IHDR claiming width x height, with a few bytes of pixels."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-            + chunk(b"IEND", b""))
-
-
-def jpeg_bytes() -> bytes:
-    photo = np.random.default_rng(3).integers(0, 256, (64, 64, 3), dtype=np.uint8)
-    return encode(Image.fromarray(photo), "JPEG", quality=90)
-
-
 HOSTILE = [
     ("empty", b"", {}, "empty file"),
     ("text", b"name,score\nada,3\n", {}, "bytes of text"),
     ("random-bytes", np.random.default_rng(7).integers(0, 256, 4000, dtype=np.uint8).tobytes(), {},
      "not an image"),
-    ("truncated-jpeg", jpeg_bytes()[:3000], {}, "truncated or corrupt JPEG"),
-    ("cut-in-the-header-jpeg", jpeg_bytes()[:300], {}, "start like a JPEG file but are truncated"),
+    ("truncated-jpeg", jpeg()[:3000], {}, "truncated or corrupt JPEG"),
+    ("cut-in-the-header-jpeg", jpeg()[:300], {}, "start like a JPEG file but are truncated"),
     ("pixel-bomb-100000x100000", png_header_only(100_000, 100_000), {}, "too many pixels"),
     # 25 megapixels: under Pillow's own limit, over ours; the message proves the header
     # check refused it, since decoding these 100 bytes would report a truncated file instead.
     ("header-5000x5000", png_header_only(5000, 5000), {}, "5000x5000 pixels"),
-    ("over-max_pixels", jpeg_bytes(), {"max_pixels": 1000}, "at most 1,000 pixels"),
+    ("over-max_pixels", jpeg(), {"max_pixels": 1000}, "at most 1,000 pixels"),
     ("unsupported-ppm", encode(Image.fromarray(RGB), "PPM"), {}, "not an image"),
 ]
 

@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cnnlab import insight_charts
-from cnnlab.alerts import (
+from cnnlab.analysis.alerts import (
     DEAD_FRACTION,
     EXPLODING_RATIO,
     VANISHING_RATIO,
     first_to_last_ratio,
 )
+from cnnlab.charts import insight as insight_charts
 
 LAYERS = ["block1_conv1", "block2_conv1", "fc1", "predictions"]  # input to output
 

@@ -14,17 +14,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cnnlab.config import ExperimentConfig
-from cnnlab.data import load_dataset
-from cnnlab.history import RunHistory
-from cnnlab.insight import (
+from cnnlab.analysis.history import RunHistory
+from cnnlab.analysis.insight import (
     class_report,
     confusion,
     load_predictions,
     misclassified,
     prediction_epochs,
     top_k_accuracy,
+    validation_data,
+    worst_confusion,
 )
+from cnnlab.config import ExperimentConfig
+from cnnlab.data import load_dataset
 from cnnlab.training.insight_callback import MAX_RECORDED_STEPS, record_interval
 from cnnlab.training.job import execute_run
 from cnnlab.training.train_step import kernel_layers, tracked_kernels, wrap
@@ -187,3 +189,23 @@ def test_the_layer_order_names_frozen_kernels_too():
     model.get_layer("base_conv").trainable = False
     assert [name for name, _ in tracked_kernels(model)] == ["head"]
     assert kernel_layers(model) == ["base_conv", "head"]
+
+
+@pytest.mark.parametrize("matrix, cell", [
+    ([[5, 0], [0, 5]], (0, 0)),  # no mistakes: the first cell
+    ([[5, 1], [3, 2]], (1, 0)),
+    ([[9, 2, 0], [0, 9, 2], [4, 0, 9]], (2, 0)),  # the largest off the diagonal, not on it
+])
+def test_worst_confusion_is_the_cell_with_the_most_mistakes(matrix, cell):
+    assert worst_confusion(np.array(matrix)) == cell
+
+
+def test_validation_data_is_the_split_the_predictions_were_made_on():
+    config = ExperimentConfig(train_size=100, validation_fraction=0.25, seed=3).to_dict()
+    data = load_dataset("digits", train_size=100, validation_fraction=0.25, seed=3)
+    found = validation_data(config, data.y_val)
+    np.testing.assert_array_equal(found.x_val, data.x_val)
+    assert validation_data(config, np.roll(data.y_val, 1)) is None  # labels in another order
+    assert validation_data({**config, "seed": 4}, data.y_val) is None  # another split
+    assert validation_data({**config, "dataset": "folder:deleted"}, data.y_val) is None
+

@@ -20,9 +20,9 @@ import time
 import pytest
 
 from benchmarks.kill_trials import trial
-from cnnlab import store as store_module
-from cnnlab.recovery import is_temporary
-from cnnlab.store import HEARTBEAT_TIMEOUT_S
+from cnnlab.store import records
+from cnnlab.store.artifacts import is_temporary
+from cnnlab.store.owners import HEARTBEAT_TIMEOUT_S
 
 CONFIG = {"architecture": "small_convnet"}
 # Orphaned workers end within half a second on a quiet machine (benchmarks/kill_trials.py
@@ -164,7 +164,7 @@ def _make_owner(store, run_id, owner, clock):
 def test_recovery_removes_a_dead_writers_temporary_files(store, monkeypatch, owner,
                                                          file_age_s, interrupted, removed):
     clock = [time.time()]
-    monkeypatch.setattr(store_module, "_now", lambda: clock[0])
+    monkeypatch.setattr(records, "now", lambda: clock[0])
     run_id = store.create_run(CONFIG)
     _make_owner(store, run_id, owner, clock)
     folder = store.run_dir(run_id)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import re
 
 import numpy as np
 import pytest
 import streamlit as st
-from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from cnnlab.config import AugmentationConfig
 from tests.apptest import ROOT, fresh_resources, open_page  # noqa: F401  (fixture)
+from tests.images import png
 
 pytestmark = pytest.mark.usefixtures("fresh_resources")
 
@@ -81,12 +80,6 @@ def test_mixing_shows_blended_labels_and_the_seed_reproduces_the_grid():
     assert grid_urls(app) == first
 
 
-def png(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def test_uploads_decode_or_show_the_error():
     app = augment_page()
     app.segmented_control(key="augment_source").set_value("Your photo").run()
@@ -113,11 +106,11 @@ def test_the_preview_sides_are_the_engines():
     """The page copies them to draw its controls before TensorFlow loads; they must agree."""
     import importlib.util
 
-    from cnnlab import augment
+    from cnnlab.augment import preview
 
     spec = importlib.util.spec_from_file_location("augment_page", ROOT / "pages" / "2_Augment.py")
     source = spec.loader.get_source("augment_page")
-    assert f"PREVIEW_MIN_SIDE, PREVIEW_MAX_SIDE = {augment.PREVIEW_MIN_SIDE}, {augment.PREVIEW_MAX_SIDE}" in source
+    assert f"PREVIEW_MIN_SIDE, PREVIEW_MAX_SIDE = {preview.PREVIEW_MIN_SIDE}, {preview.PREVIEW_MAX_SIDE}" in source
 
 
 def test_it_starts_from_the_train_forms_choices_and_carries_its_own_back():

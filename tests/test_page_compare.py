@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cnnlab import compare_charts
-from cnnlab.ablation import toggle_trick
-from cnnlab.compare import config_diff
+from cnnlab.analysis.ablation import toggle_trick
+from cnnlab.analysis.compare import config_diff
+from cnnlab.charts import compare as compare_charts
 from cnnlab.config import ExperimentConfig
 from tests.apptest import ROOT, fresh_resources, plotly_figure  # noqa: F401  (fixture)
 
@@ -290,14 +290,6 @@ def test_a_custom_change_starts_one_run_and_a_bad_one_starts_nothing(store, runs
     config = ExperimentConfig.from_dict(store.get_run(new).config)
     assert config == TINY.with_overrides({"learning_rate": 0.01, "tricks.dropout_rate": 0.3, "epochs": 3})
     _manager().shutdown(timeout=60)
-
-
-def test_a_custom_change_is_split_at_commas_before_a_field_only():
-    from ui.compare_actions import CHANGE_SEPARATOR
-
-    assert CHANGE_SEPARATOR.split("learning_rate=0.01, tricks.dropout_rate=0.3,epochs=3") == [
-        "learning_rate=0.01", "tricks.dropout_rate=0.3", "epochs=3"]
-    assert CHANGE_SEPARATOR.split("a=[1, 2], b.c=x") == ["a=[1, 2]", "b.c=x"]
 
 
 def test_delete_asks_first_refuses_active_runs_and_removes_the_files(store, runs):

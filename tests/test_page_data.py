@@ -11,7 +11,8 @@ from cnnlab.data.image_folders import import_images
 from cnnlab.data.image_store import datasets_dir, list_stored
 from cnnlab.store import RunStore
 from tests.apptest import fresh_resources, open_page  # noqa: F401  (fixture)
-from tests.hostile_corpus import LIMITS, make_zip, photo
+from tests.hostile_corpus import LIMITS, make_zip
+from tests.images import photo
 from ui.data_import import escape
 from ui.resources import job_manager
 

@@ -13,16 +13,11 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from cnnlab.analysis.history import RunHistory
+from cnnlab.analysis.insight import confusion, load_predictions, top_k_accuracy
 from cnnlab.config import ExperimentConfig
-from cnnlab.history import RunHistory
-from cnnlab.insight import (
-    VAL_PROBS,
-    confusion,
-    encode_array,
-    load_predictions,
-    top_k_accuracy,
-)
 from cnnlab.store import RunStore
+from cnnlab.training.figures import VAL_PROBS, encode_array
 from tests.apptest import ROOT, plotly_figure
 
 TINY = {"dataset": "digits", "image_size": 16, "train_size": 200, "epochs": 2, "batch_size": 32}

@@ -1,10 +1,10 @@
-"""The runs table and notes of `python -m cnnlab runs` (cnnlab.run_report), from stored records."""
+"""The runs table and notes of `python -m cnnlab runs` (cnnlab.analysis.report), from stored records."""
 
 from __future__ import annotations
 
 import pytest
 
-from cnnlab.run_report import run_note, runs_table
+from cnnlab.analysis.report import run_note, runs_table
 from cnnlab.store import RunRecord
 
 FINAL = {"accuracy": 0.98, "val_accuracy": 0.95, "loss": 0.05, "val_loss": 0.2}

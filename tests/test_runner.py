@@ -10,13 +10,6 @@ import pytest
 from cnnlab.training import JobManager
 
 
-@pytest.fixture
-def manager(store):
-    manager = JobManager(store, max_concurrent=2)
-    yield manager
-    manager.shutdown(timeout=60)
-
-
 def _names(store, run_id):
     return {row.name for row in store.metrics(run_id)}
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from cnnlab import charts
+from cnnlab.charts import training as charts
 from cnnlab.config import SCHEDULES, ExperimentConfig, ScheduleConfig
 from cnnlab.schedules import (
     LinearWarmup,
@@ -330,3 +330,24 @@ def test_reference_itself_matches_hand_computed_values():
     }
     for (kind, epoch), rate in hand.items():
         assert reference(_config(kind), 1, np.array([epoch]))[0] == pytest.approx(rate, rel=1e-12)
+
+
+# Another value for each parameter, still valid under the defaults of PARAMETERS.
+CHANGED = {"decay_rate": 0.7, "step_size": 3, "drop_factor": 0.25, "warmup_epochs": 3.0,
+           "min_learning_rate": 0.02, "patience": 4}
+
+
+def _plan(config: ExperimentConfig) -> tuple:
+    """What a schedule does to training: the planned rates and the callbacks' settings."""
+    _, rates = preview(config, steps_per_epoch=4)
+    callbacks = [(type(callback).__name__, callback.factor, callback.patience, callback.min_lr)
+                 for callback in schedule_callbacks(config)]
+    return tuple(np.round(rates, 12)), tuple(callbacks)
+
+
+@pytest.mark.parametrize("kind", SCHEDULES)
+def test_a_schedule_s_parameters_are_exactly_the_fields_it_reads(kind):
+    """The form shows `ScheduleConfig.parameters`: each must change the plan, no other may."""
+    base = _plan(_config(kind))
+    read = {name for name in CHANGED if _plan(_config(kind, **{name: CHANGED[name]})) != base}
+    assert read == set(ScheduleConfig(kind=kind).parameters)

@@ -22,9 +22,15 @@ from pathlib import Path
 
 import pytest
 
-from cnnlab.processes import child_pids
 from cnnlab.serve import lab_urls, server_environment, wants_browser
-from tests.browser import browser_page, chromium_path, free_port, screenshot, wait_until_healthy
+from cnnlab.store.owners import child_pids
+from tests.browser import (
+    browser_page,
+    chromium_path,
+    free_port,
+    screenshot,
+    wait_until_healthy,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 # The README's unit names these places; the tests put their own in their stead.

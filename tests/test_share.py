@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnnlab.config import ExperimentConfig
-from cnnlab.share import (
+from cnnlab.export.link import (
     MAX_IMPORT_BYTES,
     config_from_params,
     config_from_upload,

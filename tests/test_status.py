@@ -8,6 +8,7 @@ from cnnlab.store import RunRecord
 from cnnlab.training.status import (
     STAGES,
     describe,
+    fraction_done,
     queue_progress,
     stage_of,
     start_estimates,
@@ -90,3 +91,16 @@ def test_start_estimates(records, expected):
     assert estimates.keys() == expected.keys()
     for run_id, seconds in expected.items():
         assert estimates[run_id] == (None if seconds is None else pytest.approx(seconds)), run_id
+
+
+@pytest.mark.parametrize("status, progress, fraction", [
+    ("queued", {"stage": "queued", "position": 2}, 0.0),
+    ("running", {"stage": "loading_data"}, 0.0),  # not training yet
+    ("running", TRAINING, 0.2),
+    ("running", {**TRAINING, "fraction": 1.0000001}, 1.0),  # rounding never overshoots the bar
+    ("completed", {**TRAINING, "fraction": 0.98}, 1.0),
+    ("stopped", TRAINING, 0.2),
+    ("failed", {}, None),  # it never trained
+])
+def test_fraction_done(status, progress, fraction):
+    assert fraction_done(_record(status=status, progress=progress)) == fraction

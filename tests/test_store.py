@@ -1,7 +1,7 @@
 """Tests of the run store: round-trips, statuses, metrics, concurrency, recovery, artifacts."""
 
-import math
 import json
+import math
 import os
 import signal
 import socket
@@ -24,6 +24,9 @@ from cnnlab.store import (
     RunRecord,
     RunStore,
     default_home,
+    owners,
+    records,
+    schema,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -92,10 +95,10 @@ def test_runs_stored_before_the_momentum_field_keep_the_momentum_they_trained_wi
     home = tmp_path / "old"
     home.mkdir()
     conn = sqlite3.connect(home / store_module.DB_NAME)
-    for statement in store_module._SCHEMA:
+    for statement in schema.TABLES:
         conn.execute(statement)
     for step in (2, 3):
-        for statement in store_module._MIGRATIONS[step]:
+        for statement in schema.MIGRATIONS[step]:
             conn.execute(statement)
     conn.execute("PRAGMA user_version = 3")
     old = {"dataset": "digits", "tricks": {"batch_norm": True}}
@@ -114,7 +117,7 @@ def test_runs_stored_before_the_momentum_field_keep_the_momentum_they_trained_wi
 
 def test_run_ids_are_unique_and_time_sortable(store, monkeypatch):
     clock = [1_790_000_000.0]
-    monkeypatch.setattr(store_module, "_now", lambda: clock[0])
+    monkeypatch.setattr(records, "now", lambda: clock[0])
     ids = []
     for _ in range(3):
         ids += [store.create_run({"i": i}) for i in range(20)]
@@ -128,7 +131,7 @@ def test_run_ids_are_unique_and_time_sortable(store, monkeypatch):
 
 def test_list_runs_newest_first_with_filters(store, monkeypatch):
     clock = [1_000_000.0]
-    monkeypatch.setattr(store_module, "_now", lambda: clock[0])
+    monkeypatch.setattr(records, "now", lambda: clock[0])
     ids = []
     for i in range(5):
         ids.append(store.create_run({"i": i}))
@@ -145,7 +148,7 @@ def test_list_runs_newest_first_with_filters(store, monkeypatch):
 
 def test_status_transitions(store, monkeypatch):
     clock = [100.0]
-    monkeypatch.setattr(store_module, "_now", lambda: clock[0])
+    monkeypatch.setattr(records, "now", lambda: clock[0])
     run_id = store.create_run(CONFIG)
     clock[0] = 110.0
     assert store.mark_running(run_id, device="GPU:0")
@@ -380,7 +383,7 @@ def test_recover_run_of_a_previous_process_with_our_pid(store):
     run_id = store.create_run(CONFIG)
     store.mark_running(run_id, device="CPU")
     stale = store.create_run(CONFIG)
-    store_module._claimed_runs.discard(stale)  # as if a previous process had created it
+    owners.release(stale)  # as if a previous process had created it
     assert store.recover_interrupted() == [stale]
     assert store.get_run(run_id).status == "running"
 
@@ -425,7 +428,7 @@ def test_recover_owner_that_is_a_zombie(store):
 ])
 def test_recover_other_host_by_heartbeat(store, monkeypatch, age_s, other_fresh_run, interrupted):
     clock = [1_000_000.0]
-    monkeypatch.setattr(store_module, "_now", lambda: clock[0])
+    monkeypatch.setattr(records, "now", lambda: clock[0])
     owner = "another-host.example:4242"
     run_id = store.create_run(CONFIG)
     store.mark_running(run_id, device="GPU:0", owner=owner)

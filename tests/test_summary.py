@@ -13,19 +13,18 @@ import pytest
 from keras.src.utils.summary_utils import count_params as keras_count_params
 from streamlit.testing.v1 import AppTest
 
-from cnnlab import summary as summary_module
+from cnnlab.charts.diagram import diagram_dot
 from cnnlab.config import OPTIMIZERS, ExperimentConfig, OptimizerOptions, Tricks
-from cnnlab.diagram import diagram_dot
 from cnnlab.models import build_model, registry
-from cnnlab.summary import (
+from cnnlab.models.summary import summarize, summary_table
+from cnnlab.training import memory
+from cnnlab.training.memory import (
     check_memory_fits,
     estimate_for_config,
-    format_count,
     memory_warning,
     optimizer_slots,
-    summarize,
-    summary_table,
 )
+from cnnlab.units import format_count
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -349,7 +348,7 @@ def _summary_app(tmp_path, config_source: str) -> AppTest:
 
 
 def test_the_page_shows_the_totals(tmp_path, monkeypatch):
-    monkeypatch.setattr(summary_module, "available_memory_bytes", lambda: 10**15)
+    monkeypatch.setattr(memory, "available_memory_bytes", lambda: 10**15)
     app = _summary_app(tmp_path, "ExperimentConfig()")
     assert not app.exception and not app.error and not app.warning
     metrics = {metric.label: metric.value for metric in app.metric}
@@ -361,7 +360,7 @@ def test_the_page_shows_the_totals(tmp_path, monkeypatch):
 
 
 def test_the_page_warns_when_memory_is_short(tmp_path, monkeypatch):
-    monkeypatch.setattr(summary_module, "available_memory_bytes", lambda: 1_000_000)
+    monkeypatch.setattr(memory, "available_memory_bytes", lambda: 1_000_000)
     app = _summary_app(tmp_path, "ExperimentConfig()")
     assert not app.exception
     assert "Lower the batch size" in app.warning[0].value
@@ -373,9 +372,9 @@ def test_the_page_shows_a_build_error_instead_of_raising(tmp_path, monkeypatch):
     info = registry.ARCHITECTURES["small_convnet"]
     monkeypatch.setitem(registry.ARCHITECTURES, "small_convnet",
                         dataclasses.replace(info, min_input_size=64))
-    summary_module._estimate.cache_clear()
+    memory.model_estimate.cache_clear()
     app = _summary_app(tmp_path, "ExperimentConfig(image_size=16)")
-    summary_module._estimate.cache_clear()
+    memory.model_estimate.cache_clear()
     assert not app.exception
     assert "too small" in app.error[0].value
     assert not app.metric
@@ -383,7 +382,7 @@ def test_the_page_shows_a_build_error_instead_of_raising(tmp_path, monkeypatch):
 
 def test_a_transfer_configs_summary_counts_only_what_its_first_phase_trains():
     from cnnlab.config import ExperimentConfig
-    from cnnlab.summary import estimate_for_config
+    from cnnlab.training.memory import estimate_for_config
 
     def trainable(**transfer):
         config = ExperimentConfig(architecture="pretrained_mobilenet_v2", transfer=transfer)

@@ -39,17 +39,18 @@ from cnnlab.models.pretrained import (
     weights_file,
     weights_folder,
 )
+from cnnlab.schedules import ShiftedSchedule
 from cnnlab.store import RunStore
 from cnnlab.training import JobManager
 from cnnlab.training.train_step import LabModel
 from cnnlab.training.transfer import (
     PHASE_METRIC,
-    ShiftedSchedule,
     build_run_model,
     check_transfer,
     load_run_model,
     new_head,
     plan_phases,
+    trainable_by_phase,
 )
 from tests.apptest import fresh_resources  # noqa: F401  (fixture)
 from tests.keras_home import NO_NETWORK, offline_keras_home, write_mobilenet_v2_weights
@@ -436,15 +437,40 @@ def test_feature_extraction_run_keeps_the_imagenet_weights(keras_home, store):
             np.testing.assert_array_equal(kept, written)
 
 
+def test_trainable_by_phase_names_each_phase_s_layers_and_counts_them_by_hand(store):
+    """MobileNetV2 at 32 px, two phases: the head alone, then the base's top two layers too.
+
+    By hand: the head is Dense(10) on 1280 pooled features, (1280 + 1) * 10 = 12,810
+    weights; block_16_project is a 1x1 convolution from 960 to 320 channels without bias
+    (307,200) and Conv_1 one from 320 to 1,280 (409,600); the base holds 2,257,984 (Keras'
+    MobileNetV2 without its top).
+    """
+    config = ExperimentConfig(dataset="digits", image_size=32, architecture="pretrained_mobilenet_v2",
+                              epochs=3, transfer={"mode": "two_phase", "head_epochs": 1,
+                                                  "fine_tune_layers": 2})
+    head, tuned = trainable_by_phase(config, store)
+    assert head.layers == ("predictions",) and head.trainable_params == 12_810
+    assert tuned.layers == ("base/block_16_project", "base/Conv_1", "predictions")
+    assert tuned.trainable_params == 12_810 + 307_200 + 409_600
+    assert head.params == tuned.params == 2_257_984 + 12_810
+    assert head.description.startswith("Phase 1, epochs 1-1") and "0.1 x" in tuned.description
+
+
 # -- the form's controls --------------------------------------------------------------------
 
 
 def _controls_script():
     import streamlit as st
 
-    from ui.transfer_controls import transfer_controls
+    from cnnlab.config import ExperimentConfig
+    from ui.transfer_controls import transfer_controls, transfer_view
 
-    st.session_state["result"] = transfer_controls(st.session_state["architecture"])
+    architecture, state = st.session_state["architecture"], st.session_state
+    transfer = state["result"] = transfer_controls(architecture)
+    config = ExperimentConfig(dataset=state["train_dataset"], image_size=state["train_image_size"],
+                              epochs=state["train_epochs"], architecture=architecture,
+                              transfer=transfer)
+    transfer_view(architecture, transfer, config)
 
 
 @pytest.mark.usefixtures("fresh_resources")

@@ -9,15 +9,7 @@ import numpy as np
 import pytest
 
 from cnnlab.config import OPTIMIZERS, ExperimentConfig
-from cnnlab.training import JobManager
 from cnnlab.training.optimizers import make_optimizer
-
-
-@pytest.fixture
-def manager(store):
-    manager = JobManager(store, max_concurrent=1)
-    yield manager
-    manager.shutdown(timeout=60)
 
 
 def _run(manager, config):

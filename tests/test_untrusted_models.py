@@ -23,12 +23,11 @@ from pathlib import Path
 import keras
 import pytest
 
-from cnnlab.compare import flatten
-from cnnlab.config import ExperimentConfig
+from cnnlab.config import ExperimentConfig, flatten
 from cnnlab.data.image_folders import scan_images
-from cnnlab.export import BUNDLE_FILES, export_run
-from cnnlab.images import UPLOAD_TYPES
-from cnnlab.share import config_from_params, config_from_upload
+from cnnlab.data.images import UPLOAD_TYPES
+from cnnlab.export.bundle import BUNDLE_FILES, export_run
+from cnnlab.export.link import config_from_params, config_from_upload
 from cnnlab.store import RunStore
 from cnnlab.training import JobManager
 from cnnlab.training.transfer import load_run_model
@@ -37,7 +36,8 @@ from tests.hostile_corpus import GOOD, LIMITS, make_zip
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ExperimentConfig(dataset="digits", image_size=16, train_size=64, epochs=1, batch_size=32)
 # The two loaders of the lab, as (file, function); see test_only_the_two_lab_loaders_load_models.
-LAB_LOADERS = {("cnnlab/training/transfer.py", "load_run_model"), ("cnnlab/export.py", "_load_model")}
+LAB_LOADERS = {("cnnlab/training/transfer.py", "load_run_model"),
+               ("cnnlab/export/bundle.py", "_load_model")}
 LOADING_NAMES = {"load_model", "load_weights", "load_model_from_hdf5", "load_weights_from_hdf5_group"}
 
 
@@ -278,7 +278,8 @@ def test_only_the_two_lab_loaders_load_models():
         found |= _loading_calls(path)
     assert found == LAB_LOADERS
     # The scan does find a loader where there is one (it is not blind).
-    assert _loading_calls(ROOT / "cnnlab" / "export.py") == {("cnnlab/export.py", "_load_model")}
+    bundle = ROOT / "cnnlab" / "export" / "bundle.py"
+    assert _loading_calls(bundle) == {("cnnlab/export/bundle.py", "_load_model")}
 
 
 def test_imagenet_weights_are_loaded_only_from_keras_cache_under_keras_own_name(

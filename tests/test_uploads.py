@@ -10,10 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cnnlab.folder_upload import FolderUpload
-from cnnlab.settings import ENVIRONMENT, MB, MIB, UploadLimits, format_bytes, upload_limits
-from cnnlab.uploads import (
-    CHUNK,
+from cnnlab.data.uploads import (
     EntryUnreadable,
     UploadRejected,
     ZipUpload,
@@ -22,14 +19,18 @@ from cnnlab.uploads import (
     open_upload,
     unsafe_name_reason,
 )
+from cnnlab.data.uploads.archive import CHUNK
+from cnnlab.data.uploads.folder import FolderUpload
+from cnnlab.data.uploads.limits import ENVIRONMENT, MIB, UploadLimits, upload_limits
+from cnnlab.units import MB, format_bytes
 from tests.hostile_corpus import (
     LIMITS,
     lying_compressed_zip,
     make_zip,
     patch_headers,
-    photo,
     zeros_member,
 )
+from tests.images import photo
 
 ROOT = Path(__file__).resolve().parents[1]
 

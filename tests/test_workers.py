@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from cnnlab.config import ExperimentConfig
-from cnnlab.processes import child_pids, pid_alive, this_owner
 from cnnlab.store import RunStore
+from cnnlab.store.owners import child_pids, pid_alive, this_owner
 from cnnlab.training import JobManager
 from cnnlab.training.workers import ProcessExecutor
 

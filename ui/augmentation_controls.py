@@ -19,7 +19,7 @@ import streamlit as st
 from cnnlab.config import FILL_MODES, AugmentationConfig, field_help
 
 # (field, label, slider minimum, maximum, step, strength when first switched on, format),
-# by group, in the order the pipeline applies them (cnnlab.augment).
+# by group, in the order the pipeline applies them (cnnlab.augment.pipeline).
 TRANSFORMS = {
     "Geometry": (
         ("rotation_range", "Rotation (degrees)", 1.0, 180.0, 1.0, 20.0, "%g°"),

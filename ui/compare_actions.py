@@ -8,12 +8,11 @@ variant of a request is built and checked first, and a ValueError shows as it is
 
 from __future__ import annotations
 
-import re
 import sqlite3
 
 import streamlit as st
 
-from cnnlab.ablation import (
+from cnnlab.analysis.ablation import (
     MAX_SEEDS,
     TRICKS,
     ablation_grid,
@@ -21,11 +20,8 @@ from cnnlab.ablation import (
     toggle_trick,
     with_changes,
 )
-from cnnlab.cli import parse_overrides
-from cnnlab.config import ExperimentConfig
+from cnnlab.config import ExperimentConfig, parse_changes
 from cnnlab.sessions import check_may_modify
-from cnnlab.training.job import check_memory
-from cnnlab.training.transfer import check_transfer
 from ui.compare_table import SELECTED, select
 from ui.identity import current_session, is_teacher
 from ui.resources import job_manager, store_error_message
@@ -34,8 +30,6 @@ BASELINE = "compare_baseline"
 ERROR = "compare_error"
 NOTICE = "compare_notice"
 CONFIRM_DELETE = "compare_confirm_delete"
-# A comma starts a new change only where a FIELD= follows, so "filters=[32, 64]" stays whole.
-CHANGE_SEPARATOR = re.compile(r",\s*(?=[A-Za-z_][\w.]*\s*=)")
 
 
 def baseline_picker(selected: list[str], labels: dict[str, str]) -> str:
@@ -144,21 +138,17 @@ def _confirm_delete(run_ids: list[str]) -> None:
 
 
 def _start(baseline: str, build) -> None:
-    """Build the variants of the baseline, check them all, then start them all."""
-    store = job_manager().store
-    record = store.get_run(baseline)
+    """Build the variants of the baseline and start them all, or none if one is refused."""
+    manager = job_manager()
+    record = manager.store.get_run(baseline)
     try:
         if record is None:
             raise ValueError(f"Run {baseline} is no longer stored. Expected an existing baseline. "
                              "Pick another run.")
         variants = build(ExperimentConfig.from_dict(record.config))
-        for variant in variants:
-            variant.config.check_feasible()
-            check_transfer(variant.config, store)
-            check_memory(variant.config)
-        session = current_session()
-        started = [job_manager().submit(variant.config, variant.name, session=session)
-                   for variant in variants]
+        # Every variant is admitted before any is written (JobManager.submit_all).
+        started = manager.submit_all([(variant.config, variant.name) for variant in variants],
+                                     session=current_session())
     except ValueError as error:
         st.session_state[ERROR] = str(error)
         return
@@ -172,13 +162,10 @@ def _start(baseline: str, build) -> None:
 
 
 def _start_custom(baseline: str) -> None:
-    text = st.session_state.get("compare_custom", "").strip()
+    text = st.session_state.get("compare_custom", "")
 
     def build(config: ExperimentConfig):
-        if not text:
-            raise ValueError("No change given. Expected FIELD=VALUE pairs separated by commas, "
-                             "e.g. 'learning_rate=0.01, tricks.dropout_rate=0.3'. Received: ''.")
-        return [with_changes(config, parse_overrides(CHANGE_SEPARATOR.split(text)))]
+        return [with_changes(config, parse_changes(text))]
 
     _start(baseline, build)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from cnnlab import compare
+from cnnlab.analysis import compare
 from ui.resources import job_manager
 
 CACHED_RUNS = 4096

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from cnnlab.analysis import compare
 from cnnlab.store import STATUSES
 from cnnlab.training.status import stage_of
 
@@ -55,9 +56,6 @@ def run_counts(records) -> None:
 def runs_picker(records, table: pd.DataFrame) -> list[str]:
     """The filters and the table (`compare.runs_table` of `records`); returns the run ids
     to compare."""
-    table = table.copy()
-    table["progress"] = [_progress(record) for record in records]
-    table["by"] = [record.session or "command line" for record in records]
     status, dataset, architecture, text = st.columns([2, 2, 2, 3])
     statuses = status.multiselect("Status", [s for s in STATUSES if s in set(table["status"])],
                                   key="compare_filter_status", placeholder="all")
@@ -67,7 +65,7 @@ def runs_picker(records, table: pd.DataFrame) -> list[str]:
                                              key="compare_filter_architecture", placeholder="all")
     search = text.text_input("Search", key="compare_filter_text",
                              placeholder="name, trick or run id, e.g. dropout")
-    shown = filter_table(table, statuses=statuses, datasets=datasets,
+    shown = compare.filter_runs(table, statuses=statuses, datasets=datasets,
                          architectures=architectures, text=search)
 
     _take_user_selection()
@@ -104,20 +102,6 @@ def runs_picker(records, table: pd.DataFrame) -> list[str]:
     return selected
 
 
-def filter_table(table: pd.DataFrame, *, statuses=(), datasets=(), architectures=(),
-                 text: str = "") -> pd.DataFrame:
-    """The rows that pass every filter; an empty filter passes all."""
-    keep = pd.Series(True, index=table.index)
-    for column, chosen in (("status", statuses), ("dataset", datasets), ("architecture", architectures)):
-        if chosen:
-            keep &= table[column].isin(list(chosen))
-    for word in (text or "").lower().split():
-        haystack = (table["name"].fillna("") + " " + table["tricks"].fillna("") + " " + table["run"]
-                    + " " + table["by"])
-        keep &= haystack.str.lower().str.contains(word, regex=False)
-    return table[keep].reset_index(drop=True)
-
-
 def _table_rows() -> list[int]:
     state = st.session_state.get(TABLE)
     return sorted(state["selection"]["rows"]) if state else []
@@ -142,11 +126,3 @@ def _show_selection(selected: list[str], visible: list[str]) -> None:
     if _table_rows() != rows:
         st.session_state[TABLE] = {"selection": {"rows": rows, "columns": [], "cells": []}}
     st.session_state[DRAWN] = (visible, rows)
-
-
-def _progress(record) -> float | None:
-    if record.status == "completed":
-        return 1.0
-    if record.status == "queued":
-        return 0.0
-    return (record.progress or {}).get("fraction")

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cnnlab import compare, compare_charts
+from cnnlab.analysis import compare
+from cnnlab.charts import compare as compare_charts
 from cnnlab.store import ACTIVE_STATUSES
-from cnnlab.training.status import describe, start_estimates
+from cnnlab.training.status import describe, fraction_done, start_estimates
 from ui.compare_data import curves_of, gradient_profile_of, table_of
 from ui.resources import job_manager
 
@@ -86,11 +87,9 @@ def _progress(training, labels, estimates: dict, per_row: int = 4) -> None:
     starting, its data loading: cnnlab.training.status)."""
     for start in range(0, len(training), per_row):
         for column, record in zip(st.columns(per_row), training[start:start + per_row]):
-            progress = record.progress or {}
             label = labels.get(record.run_id, record.run_id)
-            fraction = float(progress.get("fraction", 0.0)) if record.status == "running" else 0.0
             words = describe(record, estimates.get(record.run_id), short=True)
-            column.progress(min(fraction, 1.0), text=f"**{label}**: {words}")
+            column.progress(fraction_done(record) or 0.0, text=f"**{label}**: {words}")
 
 
 def _differences(configs, labels, colors, statuses, baseline) -> None:

@@ -19,7 +19,8 @@ from cnnlab.data.image_folders import (
     scan_images,
 )
 from cnnlab.data.image_store import delete_stored, list_stored, suggest_name
-from cnnlab.settings import MB, format_bytes, upload_limits
+from cnnlab.data.uploads.limits import upload_limits
+from cnnlab.units import MB, format_bytes
 
 SIZES = (16, 24, 32, 48, 64, 96, 128, 160, 192, 224, 256)
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")

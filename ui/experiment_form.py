@@ -3,7 +3,10 @@
 It is not an `st.form`: each change reruns the page, so the schedule preview, the cost of
 the gradient-descent variant and the optimizer's own options follow the choices at once.
 Widget keys carry the `train_` prefix; `load_into_form` fills them from a config (the last
-run's, or a pipeline sent over from the Augment page).
+run's, or a pipeline sent over from the Augment page). The widgets' values become one
+`ExperimentConfig` once per rerun (`Draft`); the parts that need it (the transfer check,
+the model summary, the schedule preview) are drawn from that one config, in places kept
+for them in their tabs.
 """
 
 from __future__ import annotations
@@ -11,10 +14,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from dataclasses import dataclass
 
 import streamlit as st
 
-from cnnlab.compare import flatten
 from cnnlab.config import (
     ACTIVATIONS,
     DROPOUT_PLACEMENTS,
@@ -22,6 +25,7 @@ from cnnlab.config import (
     MONITORS,
     NORM_POSITIONS,
     OPTIMIZERS,
+    SCHEDULE_PARAMETERS,
     SCHEDULE_UNITS,
     SCHEDULES,
     AugmentationConfig,
@@ -32,13 +36,14 @@ from cnnlab.config import (
     Tricks,
     field_help,
     fitted_batch_size,
+    flatten,
 )
 from cnnlab.data import DATASETS
 from cnnlab.models.backbones import is_backbone
 from cnnlab.models.registry import ARCHITECTURES
 from ui.augmentation_controls import augmentation_controls
 from ui.augmentation_controls import load_augmentation as load_augmentation_controls
-from ui.transfer_controls import transfer_controls
+from ui.transfer_controls import transfer_controls, transfer_view
 
 AUGMENTATION_PREFIX = "train_augmentation_"
 # Select boxes show this for a field left at None (Streamlit shows None as "no choice").
@@ -82,8 +87,23 @@ def _label(value) -> str:
     return LABELS.get(value, str(value).replace("_", " "))
 
 
-def experiment_form(later: list | None = None) -> dict:
-    """Draw the form; return the experiment as a dict for `ExperimentConfig.from_dict`.
+@dataclass(frozen=True)
+class Draft:
+    """The form's experiment: the widgets' values, and the config they make or why not.
+
+    Args:
+        values: the experiment as a dict for `ExperimentConfig.from_dict`.
+        config: that config; None while the values are invalid.
+        error: why they are invalid (the config's own message); None when they are valid.
+    """
+
+    values: dict
+    config: ExperimentConfig | None
+    error: str | None
+
+
+def experiment_form(later: list | None = None) -> Draft:
+    """Draw the form; return its experiment, parsed once.
 
     Args:
         later: if a list, the parts that need TensorFlow (the model summary, the schedule's
@@ -113,17 +133,26 @@ def experiment_form(later: list | None = None) -> dict:
     with tabs[1]:
         with st.expander("Transfer learning", expanded=is_backbone(values["architecture"])):
             values["transfer"] = transfer_controls(values["architecture"])
-        drawn(_summary, st.container(), values)
+            transfer_slot = st.container()
+        summary_slot = st.container()
     with tabs[4]:
-        values["schedule"] = _schedule_section(values)
-        drawn(_schedule_preview, st.container(), values)
+        values["schedule"] = _schedule_section()
+        schedule_slot = st.container()
     with tabs[5]:
         st.caption("Switch transforms on and set their strength; the Augment page shows what "
                    "they do to an image, with these same controls.")
         geometry, colour = st.columns(2)
         values["augmentation"] = augmentation_controls(
             AUGMENTATION_PREFIX, containers={"Geometry": geometry, "Colour": colour, "Mixing": colour})
-    return values
+    try:
+        draft = Draft(values, ExperimentConfig.from_dict(values), None)
+    except ValueError as error:
+        draft = Draft(values, None, str(error))
+    with transfer_slot:
+        transfer_view(values["architecture"], values["transfer"], draft.config)
+    drawn(_summary, summary_slot, draft)
+    drawn(_schedule_preview, schedule_slot, draft)
+    return draft
 
 
 def _fit_batch_size() -> None:
@@ -194,22 +223,16 @@ def _model_section() -> dict:
         "batch_norm_position": position, "batch_norm_momentum": momentum}}
 
 
-def _summary(slot, values: dict) -> None:
+def _summary(slot, draft: Draft) -> None:
     """What the chosen network costs, before it is trained (drawn in `slot`)."""
     from ui.model_summary import show_model_summary
 
     with slot:
-        _summary_body(values, show_model_summary)
-
-
-def _summary_body(values: dict, show_model_summary) -> None:
-    st.markdown("**Before training**")
-    try:
-        config = ExperimentConfig.from_dict(values)
-    except ValueError as error:
-        st.caption(f"No summary yet: {error}")
-        return
-    show_model_summary(config)
+        st.markdown("**Before training**")
+        if draft.config is None:
+            st.caption(f"No summary yet: {draft.error}")
+        else:
+            show_model_summary(draft.config)
 
 
 def _regularization_section() -> tuple[dict, dict]:
@@ -319,17 +342,14 @@ def _variant_cost(variant: str, count: int, batch_size: int) -> str:
             "but cheap gradient estimate that uses vectorized hardware well.")
 
 
-def _schedule_section(values: dict) -> dict:
+def _schedule_section() -> dict:
     kind = st.selectbox("Schedule", SCHEDULES, format_func=_label, key="train_schedule_kind")
     unit = st.radio("t counts", SCHEDULE_UNITS, horizontal=True, key="train_schedule_unit",
                     help=field_help(ScheduleConfig, "unit"))
-    fields = {"time_based": ("decay_rate",), "exponential": ("decay_rate",),
-              "step": ("step_size", "drop_factor"), "cosine": ("min_learning_rate",),
-              "warmup": ("warmup_epochs",), "plateau": ("drop_factor", "patience", "min_learning_rate")}
     schedule = {"kind": kind, "unit": unit}
     for name in (f.name for f in dataclasses.fields(ScheduleConfig) if f.name not in ("kind", "unit")):
         key = f"train_schedule_{name}"
-        if name in fields.get(kind, ()):
+        if name in SCHEDULE_PARAMETERS[kind]:
             integer = name in ("step_size", "patience")
             schedule[name] = st.number_input(
                 name.replace("_", " ").capitalize(), min_value=1 if integer else 0.0,
@@ -340,18 +360,21 @@ def _schedule_section(values: dict) -> dict:
     return schedule
 
 
-def _schedule_preview(slot, values: dict) -> None:
+def _schedule_preview(slot, draft: Draft) -> None:
     """The schedule's formula and the learning rate it plans, batch by batch (in `slot`)."""
-    from cnnlab import charts
+    from cnnlab.charts.training import schedule_figure
     from cnnlab.schedules import preview, schedule_formula
 
     with slot:
+        if draft.config is None:
+            st.caption(f"No preview yet: {draft.error}")
+            return
+        config = draft.config
         try:
-            config = ExperimentConfig.from_dict(values)
             steps = math.ceil(config.planned_train_count() / config.batch_size)
             st.caption(schedule_formula(config))
             x, rates = preview(config, steps)
-            st.plotly_chart(charts.schedule_figure(x, rates, title="Planned learning rate"),
+            st.plotly_chart(schedule_figure(x, rates, title="Planned learning rate"),
                             key="train_schedule_preview", config={"displaylogo": False}, theme=None)
         except ValueError as error:
             st.caption(f"No preview yet: {error}")

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import functools
 
-import numpy as np
 import streamlit as st
 
-from cnnlab import charts, insight, insight_charts
-from cnnlab.alerts import first_to_last_ratio, health_alerts
-from cnnlab.images import for_display
+from cnnlab.analysis import insight
+from cnnlab.analysis.alerts import first_to_last_ratio, health_alerts
+from cnnlab.charts import insight as insight_charts
+from cnnlab.charts import training as training_charts
+from cnnlab.data.images import for_display
 
 TABS = ("Curves", "Gradients", "Confusion")
 LAYER_KINDS = {"Gradient norm": "grad_norm", "Weight norm": "weight_norm",
@@ -60,7 +61,7 @@ def show_insight(run_id: str, record, history, store) -> None:
 
 
 def _curves(run_id, record, history, steps_per_epoch, total_epochs) -> None:
-    figure = charts.training_curves(history.epochs, history.batches, steps_per_epoch=steps_per_epoch,
+    figure = training_charts.training_curves(history.epochs, history.batches, steps_per_epoch=steps_per_epoch,
                                     total_epochs=total_epochs)
     st.plotly_chart(figure, key=f"train_curves_{run_id}", config=PLOTLY_CONFIG, theme=None)
     # One chart under the other, each the panel's full width: side by side, at 1024 px a
@@ -123,7 +124,7 @@ def _confusion(run_id, record, store) -> None:
         st.info(f"The validation predictions of epoch {epoch} are not stored.")
         return
     labels, probabilities = loaded
-    data = _validation_data(record.config, labels)
+    data = insight.validation_data(record.config, labels)
     num_classes = probabilities.shape[1]
     names = [str(name) for name in data.class_names] if data is not None else [str(i) for i in range(num_classes)]
     matrix = insight.confusion(labels, probabilities, num_classes)
@@ -141,7 +142,7 @@ def _confusion(run_id, record, store) -> None:
     _restore(true_key)
     _restore(predicted_key)
     if true_key not in st.session_state or predicted_key not in st.session_state:
-        st.session_state[true_key], st.session_state[predicted_key] = _worst_confusion(matrix)
+        st.session_state[true_key], st.session_state[predicted_key] = insight.worst_confusion(matrix)
     chart_key = f"train_confusion_{run_id}"
     st.caption("A row per true class, a column per predicted class; colour is the share of "
                "the true class. Click a cell to see its images below.")
@@ -211,33 +212,6 @@ def _predictions(store, run_id: str, epoch: int):
         while len(cache) > PREDICTIONS_KEPT:
             cache.pop(next(iter(cache)))
     return cache[(run_id, epoch)]
-
-
-def _validation_data(config: dict, labels: np.ndarray):
-    """The run's data set, if it loads and its validation split is the one predicted
-    (same labels in the same order); else None. `load_dataset` caches it per process."""
-    from cnnlab.data import DatasetUnavailableError, load_dataset
-
-    try:
-        data = load_dataset(config["dataset"], image_size=config.get("image_size"),
-                            train_size=config.get("train_size"),
-                            validation_fraction=config.get("validation_fraction", 0.2),
-                            seed=config.get("seed", 0))
-    except (DatasetUnavailableError, ValueError, KeyError, OSError):
-        return None
-    if len(data.y_val) != len(labels) or not np.array_equal(data.y_val, labels):
-        return None
-    return data
-
-
-def _worst_confusion(matrix: np.ndarray) -> tuple[int, int]:
-    """The (true, predicted) cell with the most mistakes; the first cell if none."""
-    mistakes = matrix.copy()
-    np.fill_diagonal(mistakes, -1)
-    true_class, predicted_class = np.unravel_index(int(np.argmax(mistakes)), mistakes.shape)
-    if mistakes[true_class, predicted_class] <= 0:
-        return 0, 0
-    return int(true_class), int(predicted_class)
 
 
 def _cell_clicked(chart_key: str, true_key: str, predicted_key: str, names: list[str]) -> None:

@@ -9,16 +9,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from cnnlab.charts.diagram import DIAGRAM_COLORS, diagram_dot
 from cnnlab.config import ExperimentConfig
-from cnnlab.diagram import DIAGRAM_COLORS, diagram_dot
-from cnnlab.summary import (
-    estimate_for_config,
-    format_bytes,
-    format_count,
-    memory_warning,
-    optimizer_slots,
-    summary_table,
-)
+from cnnlab.models.summary import summary_table
+from cnnlab.training.memory import estimate_for_config, memory_warning, optimizer_slots
+from cnnlab.units import format_bytes, format_count
 
 
 def show_model_summary(config: ExperimentConfig) -> None:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cnnlab.export import export_run
-from cnnlab.history import RunHistory
+from cnnlab.analysis.history import RunHistory
+from cnnlab.export.bundle import export_run
 from cnnlab.sessions import may_modify
 from cnnlab.store import ACTIVE_STATUSES
-from cnnlab.training.status import describe, stage_of, start_estimates
+from cnnlab.training.status import describe, fraction_done, stage_of, start_estimates
 from ui.identity import current_session, is_teacher
 from ui.insight_panel import show_alerts, show_insight
 from ui.resources import STATUS_ICONS, job_manager
@@ -111,16 +111,16 @@ def _progress(record, store) -> None:
     start_in = None
     if stage_of(record) == "queued":
         start_in = start_estimates(store.list_runs(statuses=ACTIVE_STATUSES)).get(record.run_id)
-    fraction = (record.progress or {}).get("fraction", 0.0) if record.status == "running" else 0.0
-    st.progress(min(fraction, 1.0), text=describe(record, start_in))
+    st.progress(fraction_done(record) or 0.0, text=describe(record, start_in))
 
 
 def _model_line(record) -> None:
     """The network being built, while the run has no training step yet: the Model tab's
     summary (already measured for the form, so at no cost), in one line."""
     from cnnlab.config import ExperimentConfig
-    from cnnlab.summary import estimate_for_config, format_count
     from cnnlab.training.device import tensorflow_ready
+    from cnnlab.training.memory import estimate_for_config
+    from cnnlab.units import format_count
 
     if not tensorflow_ready():
         return

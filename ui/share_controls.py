@@ -5,7 +5,13 @@ from __future__ import annotations
 import streamlit as st
 
 from cnnlab.config import ExperimentConfig
-from cnnlab.share import MAX_IMPORT_BYTES, RESERVED, config_from_params, config_from_upload, share_url
+from cnnlab.export.link import (
+    MAX_IMPORT_BYTES,
+    RESERVED,
+    config_from_params,
+    config_from_upload,
+    share_url,
+)
 
 LINK_APPLIED = "train_link_applied"  # the link's config fields, once loaded into the form
 

@@ -2,14 +2,15 @@
 the transfer mode, and a view of which layers train.
 
 Widget keys are `train_transfer_<field>`, the names `load_into_form` fills from a config,
-so a run's transfer settings come back into the form with the rest of it. The layer view
-builds the network (random weights, never a download) only when asked, and caches it.
+so a run's transfer settings come back into the form with the rest of it. Below the
+controls, `transfer_view` shows, for the form's whole experiment, why the engine would
+refuse it (`check_transfer`) and which layers each phase trains (`trainable_by_phase`);
+the network is built (random weights, never a download) only when asked, and cached.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 
 import streamlit as st
@@ -60,8 +61,7 @@ def transfer_controls(architecture: str) -> dict:
         "architecture are listed; the new run needs the same image size and channels.")
 
     values["start_from_run"] = values["start_from_run"] or None
-    transfer = values["start_from_run"] is not None or (
-        is_backbone(architecture) and values["weights"] == "imagenet")
+    transfer = transfers(architecture, values["start_from_run"], values["weights"])
     mode = st.radio("Transfer mode", TRANSFER_MODES, format_func=MODE_LABELS.get,
                     key="train_transfer_mode", disabled=not transfer,
                     help=field_help(TransferConfig, "mode"))
@@ -87,19 +87,35 @@ def transfer_controls(architecture: str) -> dict:
         help=field_help(TransferConfig, "head_epochs"))
     values.update(mode=mode, fine_tune_layers=int(layers), learning_rate_factor=float(factor),
                   head_epochs=int(head_epochs))
+    return values
 
-    if not transfer:
+
+def transfers(architecture: str, start_from_run: str | None, weights: str) -> bool:
+    """Whether these settings start from trained weights (as `uses_transfer` decides),
+    known without importing the training code, which loads Keras."""
+    return start_from_run is not None or (is_backbone(architecture) and weights == "imagenet")
+
+
+def transfer_view(architecture: str, transfer: dict, config: ExperimentConfig | None) -> None:
+    """Below the controls: why a run of `config` would be refused, and which layers train.
+
+    Args:
+        architecture: the form's architecture.
+        transfer: what `transfer_controls` returned.
+        config: the form's whole experiment; None while the form is invalid (the Train
+            button says why), when nothing is checked or built.
+    """
+    if not transfers(architecture, transfer["start_from_run"], transfer["weights"]):
         st.caption("No transfer: every layer starts from random weights and trains.")
-        return values
-    problem = _problem(architecture, values)
+        return
+    problem = _problem(config) if config is not None else ""
     if problem:
         st.warning(problem, icon=":material/warning:")
     # Drawn (disabled) even while the settings are refused: a widget left out of a rerun
     # loses its state, and the view should come back once the problem is fixed.
     if st.toggle("Show which layers train", key="train_transfer_show_layers",
                  disabled=problem is not None) and problem is None:
-        _layer_view(architecture, values)
-    return values
+        _layer_view(config)
 
 
 def _weights_note(architecture: str) -> None:
@@ -110,7 +126,7 @@ def _weights_note(architecture: str) -> None:
     """
     from cnnlab.models.pretrained import weights_file, weights_folder
 
-    dataset, image_size, _ = _form_settings()
+    dataset, image_size = _form_settings()
     file = weights_file(architecture, (image_size, image_size, DATASETS[dataset].channels))
     folder = weights_folder()
     if os.path.isfile(os.path.join(folder, file)):
@@ -122,23 +138,19 @@ def _weights_note(architecture: str) -> None:
                 icon=":material/cloud_download:")
 
 
-def _form_settings() -> tuple[str, int, int]:
-    """The data set, image size and epochs chosen elsewhere in the Train form."""
+def _form_settings() -> tuple[str, int]:
+    """The data set and image size chosen elsewhere in the Train form (drawn before it)."""
     dataset = st.session_state.get("train_dataset", "digits")
     info = DATASETS.get(dataset) or DATASETS["digits"]
-    image_size = int(st.session_state.get("train_image_size") or info.default_size)
-    return info.name, image_size, int(st.session_state.get("train_epochs", 6))
+    return info.name, int(st.session_state.get("train_image_size") or info.default_size)
 
 
-def _problem(architecture: str, transfer: dict) -> str | None:
-    """Why a run of these settings would be refused (the engine's own check), or None."""
+def _problem(config: ExperimentConfig) -> str | None:
+    """Why a run of `config` would be refused (the engine's own check), or None."""
     from cnnlab.training.transfer import check_transfer
     from ui.resources import job_manager
 
-    dataset, image_size, epochs = _form_settings()
     try:
-        config = ExperimentConfig(dataset=dataset, image_size=image_size, epochs=epochs,
-                                  architecture=architecture, transfer=transfer)
         check_transfer(config, job_manager().store)
     except ValueError as error:
         return str(error)
@@ -160,56 +172,32 @@ def _completed_runs(architecture: str) -> dict[str, str]:
     return labels
 
 
-def _layer_view(architecture: str, transfer: dict) -> None:
-    """The layers each phase trains, from the engine's own `trainable_layer_names`."""
-    dataset, image_size, epochs = _form_settings()
+def _layer_view(config: ExperimentConfig) -> None:
+    """The layers each phase trains, from the engine's own `trainable_by_phase`."""
     try:
         with st.spinner("Building the network..."):
-            phases = _trainable_by_phase(architecture, dataset, image_size, epochs,
-                                         tuple(sorted(transfer.items())))
+            phases = _trainable_by_phase(config.dataset, config.image_size, config.architecture,
+                                         config.epochs, tuple(sorted(dataclasses.asdict(config.transfer).items())))
     except ValueError as error:
         st.error(str(error))
         return
-    from cnnlab.summary import format_count
+    from cnnlab.units import format_count
 
-    for description, names, trained, total in phases:
-        st.markdown(f"**{description}** · {format_count(trained)} of {format_count(total)} "
-                    "parameters train")
-        count = "1 layer trains" if len(names) == 1 else f"{len(names)} layers train"
-        st.caption(f"{count}: " + ", ".join(f"`{name}`" for name in names))
+    for phase in phases:
+        st.markdown(f"**{phase.description}** · {format_count(phase.trainable_params)} of "
+                    f"{format_count(phase.params)} parameters train")
+        count = "1 layer trains" if len(phase.layers) == 1 else f"{len(phase.layers)} layers train"
+        st.caption(f"{count}: " + ", ".join(f"`{name}`" for name in phase.layers))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _trainable_by_phase(architecture: str, dataset: str, image_size: int, epochs: int,
-                        transfer: tuple) -> list[tuple[str, list[str], int, int]]:
-    """(phase description, names of the layers that train, parameters that train, all
-    parameters) for each planned phase.
+def _trainable_by_phase(dataset: str, image_size: int | None, architecture: str, epochs: int,
+                        transfer: tuple) -> list:
+    """`trainable_by_phase`, cached on what it depends on (building a network takes seconds):
+    the rest of the form can change without a rebuild."""
+    from cnnlab.training.transfer import trainable_by_phase
+    from ui.resources import job_manager
 
-    Built with random weights (a backbone) or the start run's saved model, without
-    loading the data set: only its shape and class count matter here.
-    """
-    from cnnlab.models.pretrained import build_transfer_model, trainable_layer_names
-    from cnnlab.training.transfer import load_run_model, new_head, plan_phases
-
-    settings = dict(transfer)
-    info = DATASETS[dataset]
     config = ExperimentConfig(dataset=dataset, image_size=image_size, architecture=architecture,
-                              epochs=epochs, transfer=settings)
-    phases = plan_phases(config)
-    if settings["start_from_run"] is not None:
-        from ui.resources import job_manager
-
-        source = load_run_model(job_manager().store, settings["start_from_run"],
-                                architecture=architecture)
-        shape = tuple(source.inputs[0].shape[1:])
-        model = new_head(source, shape, info.num_classes, run_id=settings["start_from_run"])
-    else:
-        shape = (image_size, image_size, info.channels)
-        model = build_transfer_model(architecture, shape, info.num_classes, weights=None)
-    result = []
-    total = model.count_params()
-    for phase in phases:
-        phase.apply(model)
-        trained = sum(math.prod(weight.shape) for weight in model.trainable_weights)
-        result.append((phase.description, trainable_layer_names(model), int(trained), total))
-    return result
+                              epochs=epochs, transfer=dict(transfer))
+    return trainable_by_phase(config, job_manager().store)

@@ -6,10 +6,10 @@ cached per process. Importing this package is cheap: TensorFlow, Keras and sciki
 are imported only when a data set that needs them is loaded.
 """
 
-from cnnlab.data.dataset import Dataset
+from cnnlab.data.dataset import Dataset, DatasetInfo
 from cnnlab.data.keras_datasets import DatasetUnavailableError
 from cnnlab.data.loader import load_dataset, planned_train_count
-from cnnlab.data.registry import DATASETS, DatasetInfo, dataset_names, get_info
+from cnnlab.data.registry import DATASETS, dataset_names, get_info
 
 __all__ = [
     "DATASETS",

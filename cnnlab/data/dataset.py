@@ -1,10 +1,52 @@
-"""The Dataset a run trains on: train, validation and test arrays plus class names."""
+"""What a data set is: `DatasetInfo`, known before loading; `Dataset`, the arrays a run trains on.
+
+Why together: the registry (built-in sets) and the image store (imported ones) both describe
+their data sets with `DatasetInfo`, and the loader turns either into a `Dataset`; neither
+side imports the other for the type.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What the lab knows about a data set without loading it.
+
+    Why: forms must show titles, reject a batch size larger than the training set, and
+    warn that a download is needed, all before anything heavy happens.
+
+    Args:
+        name: the registry key, as stored in an experiment config.
+        title: a short display name.
+        description: one or two sentences for the UI.
+        native_size: the side length in pixels of the images as published.
+        default_size: the side used when the caller gives `image_size=None`.
+        channels: 1 (grayscale) or 3 (RGB).
+        num_classes: the number of classes.
+        pool_size: images in the official training split, from which the validation split
+            and the training subset are drawn.
+        test_size: images in the test split.
+        needs_download: whether the first load downloads files into Keras' cache.
+        version: what identifies the stored content of an imported data set (empty for the
+            built-in ones); caches key on it, so a data set imported again under the same
+            name is never served from a stale copy.
+    """
+
+    name: str
+    title: str
+    description: str
+    native_size: int
+    default_size: int
+    channels: int
+    num_classes: int
+    pool_size: int
+    test_size: int
+    needs_download: bool
+    version: str = ""
 
 
 @dataclass(frozen=True, eq=False)

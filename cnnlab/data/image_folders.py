@@ -3,8 +3,8 @@
 Two steps, so people see what they get before anything is stored:
 
 1. `scan_images(source)` reads a zip (bytes, file object or path) or a folder through
-   `cnnlab.uploads` (every safety cap applies), decodes every candidate image with
-   `cnnlab.images.decode_image` (header-checked pixel limit, every Pillow mode), and
+   `cnnlab.data.uploads` (every safety cap applies), decodes every candidate image with
+   `cnnlab.data.images.decode_image` (header-checked pixel limit, every Pillow mode), and
    returns an `ImageFolderScan`: the classes, images per class, and every file skipped
    with its reason. Its `text()` is the summary: "3 classes, 412 images, 9 skipped: ...".
 2. `import_scan(scan, name, image_size=..., test_fraction=..., seed=...)` decodes the
@@ -33,8 +33,14 @@ import numpy as np
 
 from cnnlab.data import image_store
 from cnnlab.data.splits import stratified_sample, validation_count
-from cnnlab.settings import UploadLimits, format_bytes, upload_limits
-from cnnlab.uploads import EntryUnreadable, UploadRejected, hidden_reason, open_upload
+from cnnlab.data.uploads import (
+    EntryUnreadable,
+    UploadRejected,
+    hidden_reason,
+    open_upload,
+)
+from cnnlab.data.uploads.limits import UploadLimits, upload_limits
+from cnnlab.units import format_bytes
 
 MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 8, 256  # as ExperimentConfig.image_size
 MIN_TEST_FRACTION, MAX_TEST_FRACTION = 0.05, 0.5
@@ -135,7 +141,7 @@ def scan_images(source, *, label: str | None = None, limits: UploadLimits | None
         source: a zip's bytes, a binary file object (e.g. Streamlit's UploadedFile), or a
             path to a .zip file or to a folder.
         label: how messages name the upload; defaults to the file or folder name.
-        limits: the caps; defaults to `cnnlab.settings.upload_limits()`.
+        limits: the caps; defaults to `cnnlab.data.uploads.limits.upload_limits()`.
         progress: called with (files done, files in all) while decoding.
 
     Raises:
@@ -250,7 +256,7 @@ def _check_image(path: str, data: bytes, limits: UploadLimits):
     """(mode, format, grey) of a decodable image, or the Skipped entry saying why not."""
     from PIL import Image
 
-    from cnnlab.images import FORMATS, SIGNATURES, decode_image
+    from cnnlab.data.images import FORMATS, SIGNATURES, decode_image
 
     if data.startswith(ARCHIVE_MAGIC) or path.lower().endswith(ARCHIVE_SUFFIXES):
         return Skipped(path, "an archive inside the archive; nested archives are not opened",
@@ -303,7 +309,7 @@ def import_scan(scan: ImageFolderScan, name: str, *, image_size: int = 64,
                 progress: Progress | None = None) -> image_store.StoredDataset:
     """Store the scanned images as the data set `name`, resized, with a held-out test split.
 
-    Each image is centre-cropped to a square and resized (`cnnlab.images.fit_image`), so
+    Each image is centre-cropped to a square and resized (`cnnlab.data.images.fit_image`), so
     photos are not squashed. The test split is a stratified `test_fraction` drawn with
     `seed`; the rest is the training pool, from which each run draws its validation split
     with its own `validation_fraction`, as for the built-in data sets.
@@ -323,13 +329,13 @@ def import_scan(scan: ImageFolderScan, name: str, *, image_size: int = 64,
         ValueError: for invalid arguments, a name in use, too many bytes to store, or
             too few images for a split.
     """
-    from cnnlab.images import decode_image, fit_image
+    from cnnlab.data.images import decode_image, fit_image
 
     image_store.check_name(name)
     image_size, test_fraction, seed, channels = _check_import_args(
         scan, image_size, test_fraction, seed, channels)
     if not replace and image_store.find_stored(name, home) is not None:
-        raise image_store._exists(name)
+        raise image_store.name_taken(name)
     limits = scan.limits
     needed = scan.num_images * image_size * image_size * channels
     if needed > limits.max_stored_bytes:

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnlab.data.dataset import DatasetInfo
+
 PREFIX = "folder:"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -141,10 +143,8 @@ class StoredDataset:
                 f"imported from '{self.source}' and stored at {self.image_size}×{self.image_size} "
                 f"{colour}; {self.test_size:,} held out as the test split.")
 
-    def info(self):
-        """This data set as a registry entry (`DatasetInfo`)."""
-        from cnnlab.data.registry import DatasetInfo
-
+    def info(self) -> DatasetInfo:
+        """This data set as a registry entry."""
         return DatasetInfo(
             name=self.key, title=f"{self.name} (imported)", description=self.description(),
             native_size=self.image_size, default_size=self.image_size, channels=self.channels,
@@ -243,7 +243,7 @@ def write_stored(manifest: StoredDataset, arrays: dict[str, np.ndarray], *,
     _remove_stale(root)
     target = root / check_name(manifest.name)
     if not replace and target.exists():
-        raise _exists(manifest.name)
+        raise name_taken(manifest.name)
     staging = root / f".incoming-{manifest.name}-{secrets.token_hex(6)}"
     staging.mkdir()
     trash = None
@@ -259,7 +259,7 @@ def write_stored(manifest: StoredDataset, arrays: dict[str, np.ndarray], *,
         try:
             os.rename(staging, target)
         except OSError:  # another import took the name meanwhile
-            raise _exists(manifest.name) from None
+            raise name_taken(manifest.name) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -268,7 +268,8 @@ def write_stored(manifest: StoredDataset, arrays: dict[str, np.ndarray], *,
     return target
 
 
-def _exists(name: str) -> ValueError:
+def name_taken(name: str) -> ValueError:
+    """The error for a new data set whose name is in use."""
     return ValueError(
         f"A data set named {name!r} already exists. Expected a new name. Received: {name!r}. "
         "Fix: choose another name, or delete the stored one first (or replace it)."

@@ -4,10 +4,10 @@ Why a wrapper around `keras.datasets.<name>.load_data()`: offline, Keras fails w
 bare URL error, and on a network that silently drops packets it can hang for minutes.
 This module checks Keras' cache folder first, so the error says which file to put where.
 
-Keras' cache folder is `keras.src.backend.config.keras_home()` (`$KERAS_HOME`, else
-`~/.keras`; Keras reads the variable once, when it is imported) joined with `datasets/`,
-or `/tmp/.keras/datasets` when that home is not writable: `keras.utils.get_file` makes
-the same choice, and this module mirrors it rather than guessing.
+Keras' cache folder is its home (`$KERAS_HOME`, else `~/.keras`, or `/tmp/.keras` where
+the home folder is not writable) joined with `datasets/`, or `/tmp/.keras/datasets` when
+that home is not writable: `keras.utils.get_file` makes the same choice, and this module
+mirrors Keras' rules (`keras_home`), since Keras has no public call that names the folder.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def _fashion(name: str) -> CacheFile:
     return CacheFile(f"fashion-mnist/{name}", _GCS + name)
 
 
-# Names and hashes from keras/src/datasets/*.py (Keras 3). Keras stores an archive it
+# Names and hashes from Keras 3's source, datasets/*.py. Keras stores an archive it
 # will extract under `<fname>_archive`, so CIFAR's tarballs must be saved under that name.
 CACHE_FILES: dict[str, tuple[CacheFile, ...]] = {
     "mnist": (
@@ -131,11 +131,22 @@ CLASS_NAMES: dict[str, tuple[str, ...]] = {
 }
 
 
+def keras_home() -> str:
+    """Keras' home folder, by Keras' own rule: `$KERAS_HOME`, else `~/.keras`, or
+    `/tmp/.keras` where the user's home folder is not writable.
+
+    Keras applies the rule once, when it is imported, and this module at each call: the
+    two differ only if `$KERAS_HOME` changes while the process runs, which nothing does.
+    """
+    if "KERAS_HOME" in os.environ:
+        return os.environ["KERAS_HOME"]
+    base = os.path.expanduser("~")
+    return os.path.join(base if os.access(base, os.W_OK) else "/tmp", ".keras")
+
+
 def keras_cache_folder() -> str:
     """The folder Keras' `get_file` keeps downloaded data sets in, as Keras resolves it."""
-    from keras.src.backend import config
-
-    home = os.path.expanduser(config.keras_home())
+    home = os.path.expanduser(keras_home())
     if not os.access(home, os.W_OK):
         home = os.path.join("/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir(), ".keras")
     return os.path.join(home, "datasets")
@@ -226,10 +237,10 @@ def load_keras_pool(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
         files = to_fetch or list(CACHE_FILES[name])
         message = _unavailable(name, folder, files, corrupt, f"{type(error).__name__}: {error}")
         raise DatasetUnavailableError(message) from error
-    return (*_as_nhwc(x_pool, y_pool), *_as_nhwc(x_test, y_test))
+    return (*as_nhwc(x_pool, y_pool), *as_nhwc(x_test, y_test))
 
 
-def _as_nhwc(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def as_nhwc(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     images = np.asarray(images, dtype=np.uint8)
     if images.ndim == 3:
         images = images[..., None]

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnnlab.data.cache import DATA_CACHE
-from cnnlab.data.dataset import Dataset
-from cnnlab.data.registry import DatasetInfo, get_info
+from cnnlab.data.dataset import Dataset, DatasetInfo
+from cnnlab.data.registry import get_info
 from cnnlab.data.resize import resize_images
 from cnnlab.data.splits import split_pool, validation_count
 

@@ -10,44 +10,8 @@ Train form and loadable by `load_dataset`, and one deleted disappears from all o
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class DatasetInfo:
-    """What the lab knows about a data set without loading it.
-
-    Why: forms must show titles, reject a batch size larger than the training set, and
-    warn that a download is needed, all before anything heavy happens.
-
-    Args:
-        name: the registry key, as stored in an experiment config.
-        title: a short display name.
-        description: one or two sentences for the UI.
-        native_size: the side length in pixels of the images as published.
-        default_size: the side used when the caller gives `image_size=None`.
-        channels: 1 (grayscale) or 3 (RGB).
-        num_classes: the number of classes.
-        pool_size: images in the official training split, from which the validation split
-            and the training subset are drawn.
-        test_size: images in the test split.
-        needs_download: whether the first load downloads files into Keras' cache.
-        version: what identifies the stored content of an imported data set (empty for the
-            built-in ones); caches key on it, so a data set imported again under the same
-            name is never served from a stale copy.
-    """
-
-    name: str
-    title: str
-    description: str
-    native_size: int
-    default_size: int
-    channels: int
-    num_classes: int
-    pool_size: int
-    test_size: int
-    needs_download: bool
-    version: str = ""
+from cnnlab.data.dataset import DatasetInfo
 
 
 def _info(**fields) -> tuple[str, DatasetInfo]:

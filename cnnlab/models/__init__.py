@@ -4,13 +4,9 @@ Importing this package does not import Keras or TensorFlow, so listing architect
 cheap; `build_model` imports the chosen builder when it is called.
 """
 
-from cnnlab.models.registry import (
-    ARCHITECTURES,
-    ArchitectureInfo,
-    architecture_names,
-    build_model,
-    get_architecture,
-)
+from cnnlab.models.build import build_model
+from cnnlab.models.info import ArchitectureInfo
+from cnnlab.models.registry import ARCHITECTURES, architecture_names, get_architecture
 
 __all__ = [
     "ARCHITECTURES",

@@ -8,14 +8,14 @@ ImageNet weights is built by `cnnlab.models.pretrained.build_transfer_model`, wh
 freezes or fine-tunes the base as `config.transfer` says.
 
 `APPLICATION_MIN_SIZES` holds each application's own minimum, as its
-`obtain_input_shape(..., min_size=...)` call in keras/src/applications states: 32 pixels
+`obtain_input_shape(..., min_size=...)` call in Keras' applications source states: 32 pixels
 for most, 71 for Xception, 75 for InceptionV3. `build_transfer_model` resizes smaller
 images up to it inside the model, so for the lab every backbone takes images from 8 px.
 """
 
 from __future__ import annotations
 
-from cnnlab.models.registry import ArchitectureInfo
+from cnnlab.models.info import ArchitectureInfo
 
 _BUILDERS = "cnnlab.models.pretrained:build_"
 

@@ -8,8 +8,8 @@ fix the layer names: a convolution named `block2_conv1` gets `block2_bn1` and
 `fc1_dropout`, so pages can find layers by name.
 
 Each helper takes and returns a Keras Functional-API tensor. Compound blocks (residual,
-inception, dense, inverted residual) live in their family's module and are made only of
-these helpers, so the tricks reach them too.
+inception, dense, inverted residual with squeeze-and-excitation) live in their family's
+module and are made only of these helpers, so the tricks reach them too.
 """
 
 from __future__ import annotations
@@ -390,45 +390,6 @@ def global_pool(x, *, tricks: Tricks, name: str = "avg_pool"):
     if tricks.dropout_placement in ("before_dense", "every_dense"):
         x = dropout(x, name="predictions_dropout", tricks=tricks)
     return x
-
-
-def squeeze_excite(x, filters: int, *, name: str, tricks: Tricks, activation: str = "swish"):
-    """Squeeze-and-excitation: rescale each feature map by a gate computed from all maps.
-
-    Why: a convolution sees only a small neighbourhood; the squeeze (global average pooling)
-    gives each block a summary of the whole image, and the excitation (two 1x1
-    convolutions, the second with a sigmoid) learns which maps matter for it (Hu et al.,
-    2018). The reducing convolution takes the trick's activation; the sigmoid is a gate in
-    [0, 1], not a hidden activation, so it stays.
-
-    Args:
-        x: input tensor of shape (batch, height, width, channels).
-        filters: the number of channels in the squeezed middle layer.
-        name: a prefix, e.g. "block2a_se"; the layers are "block2a_se_squeeze",
-            "block2a_se_reduce_conv", "block2a_se_reduce_act", "block2a_se_expand_conv" and
-            "block2a_se_excite".
-        tricks: the training tricks to apply (initializer, L1/L2, activation).
-        activation: the reducing convolution's activation; defaults to "swish".
-    """
-    channels = x.shape[-1]
-    gate = keras.layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_squeeze")(x)
-    gate = keras.layers.Conv2D(
-        filters,
-        1,
-        kernel_initializer=kernel_initializer(tricks),
-        kernel_regularizer=kernel_regularizer(tricks),
-        name=f"{name}_reduce_conv",
-    )(gate)
-    gate = keras.layers.Activation(_activation(tricks, activation), name=f"{name}_reduce_act")(gate)
-    gate = keras.layers.Conv2D(
-        channels,
-        1,
-        activation="sigmoid",
-        kernel_initializer=kernel_initializer(tricks),
-        kernel_regularizer=kernel_regularizer(tricks),
-        name=f"{name}_expand_conv",
-    )(gate)
-    return keras.layers.Multiply(name=f"{name}_excite")([x, gate])
 
 
 def flatten(x, *, name: str = "flatten"):

@@ -127,7 +127,7 @@ def inverted_residual_block(
         y, kernel_size, strides=strides, name=f"{name}_dwconv", tricks=tricks, activation=activation
     )
     if se_filters:
-        y = blocks.squeeze_excite(
+        y = squeeze_excite(
             y, se_filters, name=f"{name}_se", tricks=tricks, activation=activation
         )
     y = blocks.conv_block(
@@ -136,6 +136,45 @@ def inverted_residual_block(
     if strides == 1 and channels == filters:
         y = keras.layers.Add(name=f"{name}_add")([x, y])
     return y
+
+
+def squeeze_excite(x, filters: int, *, name: str, tricks: Tricks, activation: str = "swish"):
+    """Squeeze-and-excitation: rescale each feature map by a gate computed from all maps.
+
+    Why: a convolution sees only a small neighbourhood; the squeeze (global average pooling)
+    gives each block a summary of the whole image, and the excitation (two 1x1
+    convolutions, the second with a sigmoid) learns which maps matter for it (Hu et al.,
+    2018). The reducing convolution takes the trick's activation; the sigmoid is a gate in
+    [0, 1], not a hidden activation, so it stays.
+
+    Args:
+        x: input tensor of shape (batch, height, width, channels).
+        filters: the number of channels in the squeezed middle layer.
+        name: a prefix, e.g. "block2a_se"; the layers are "block2a_se_squeeze",
+            "block2a_se_reduce_conv", "block2a_se_reduce_act", "block2a_se_expand_conv" and
+            "block2a_se_excite".
+        tricks: the training tricks to apply (initializer, L1/L2, activation).
+        activation: the reducing convolution's activation; defaults to "swish".
+    """
+    channels = x.shape[-1]
+    gate = keras.layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_squeeze")(x)
+    gate = keras.layers.Conv2D(
+        filters,
+        1,
+        kernel_initializer=blocks.kernel_initializer(tricks),
+        kernel_regularizer=blocks.kernel_regularizer(tricks),
+        name=f"{name}_reduce_conv",
+    )(gate)
+    gate = keras.layers.Activation(tricks.activation or activation, name=f"{name}_reduce_act")(gate)
+    gate = keras.layers.Conv2D(
+        channels,
+        1,
+        activation="sigmoid",
+        kernel_initializer=blocks.kernel_initializer(tricks),
+        kernel_regularizer=blocks.kernel_regularizer(tricks),
+        name=f"{name}_expand_conv",
+    )(gate)
+    return keras.layers.Multiply(name=f"{name}_excite")([x, gate])
 
 
 def build_mobilenet(

@@ -37,7 +37,7 @@ from cnnlab.config import Tricks
 from cnnlab.data import keras_datasets
 from cnnlab.models import blocks
 from cnnlab.models.backbones import APPLICATION_MIN_SIZES
-from cnnlab.models.registry import validate_input_shape
+from cnnlab.models.info import validate_input_shape
 
 # Where set_trainable puts a model's trainable weights: "all" trains everything (no
 # transfer), "feature_extraction" freezes the base, "fine_tune" trains its top layers.
@@ -46,7 +46,7 @@ WEIGHT_CHOICES = ("imagenet", "random", None)
 
 _GCS = "https://storage.googleapis.com/tensorflow/keras-applications/"
 # MobileNetV2 has ImageNet weights for these square input sizes; any other size loads
-# the 224 file (Keras 3, keras/src/applications/mobilenet_v2.py).
+# the 224 file (Keras 3's source, applications/mobilenet_v2.py).
 _MOBILENET_V2_SIZES = (96, 128, 160, 192, 224)
 
 
@@ -58,7 +58,7 @@ class BackboneSpec:
         application: the constructor's name in `keras.applications`, e.g. "ResNet50".
         module: the `keras.applications` submodule with its `preprocess_input`.
         weights_file: the no-top weights file name in Keras' cache folder `models/`,
-            exactly as keras/src/applications/<module>.py names it; "{rows}" stands for
+            exactly as Keras' applications/<module>.py names it; "{rows}" stands for
             the input size where the file depends on it (MobileNetV2).
         url_folder: the folder of the file at its download address.
         md5: the hash Keras checks the cached file against; None where Keras checks none.
@@ -71,7 +71,7 @@ class BackboneSpec:
     md5: str | None
 
 
-# File names and hashes from Keras 3.15's keras/src/applications/*.py (WEIGHTS_PATH_NO_TOP
+# File names and hashes from Keras 3.15's source, applications/*.py (WEIGHTS_PATH_NO_TOP
 # and the `get_file(..., file_hash=...)` calls of the include_top=False branch).
 SPECS: dict[str, BackboneSpec] = {
     "pretrained_mobilenet_v2": BackboneSpec(

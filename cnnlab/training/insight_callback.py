@@ -21,7 +21,13 @@ import math
 import keras
 import numpy as np
 
-from cnnlab.insight import DEAD_KIND, LAYER_ORDER, VAL_LABELS, VAL_PROBS, encode_array
+from cnnlab.training.figures import (
+    DEAD_KIND,
+    LAYER_ORDER,
+    VAL_LABELS,
+    VAL_PROBS,
+    encode_array,
+)
 from cnnlab.training.train_step import LAYER_LOGS, kernel_layers, tracked_kernels
 
 # Per-layer rows are kept for at most about this many steps of a run: every step of a

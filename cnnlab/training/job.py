@@ -37,10 +37,8 @@ from cnnlab.data import load_dataset
 from cnnlab.store import fsync_folder
 from cnnlab.training.device import configure_tensorflow
 from cnnlab.training.measurements import UNTRAINED_CHUNK, evaluate, untrained_rows
+from cnnlab.training.seeding import seed_lock
 
-# keras.utils.set_random_seed sets process-wide seeds; building under a lock keeps one
-# run's seeding from interleaving with another's model construction.
-_seed_lock = threading.Lock()
 # OSError numbers that mean "no room to write": a full disk, a used-up quota, a file past
 # the file system's (or the process's RLIMIT_FSIZE) size limit.
 DISK_FULL_ERRNOS = {errno.ENOSPC: "no space left on the disk",
@@ -104,7 +102,7 @@ def warm_up(config: ExperimentConfig | None = None) -> None:
         data = load_dataset(config.dataset, image_size=config.image_size,
                             train_size=config.train_size,
                             validation_fraction=config.validation_fraction, seed=config.seed)
-        with _seed_lock:
+        with seed_lock:
             model = build_model(config.architecture, data.input_shape, data.num_classes,
                                 tricks=config.tricks)
         model(data.x_train[:UNTRAINED_CHUNK], training=False)
@@ -170,42 +168,10 @@ def _finish(store, run_id: str, status: str, final, error) -> None:
           f"{error}", file=sys.stderr, flush=True)
 
 
-def check_memory(config: ExperimentConfig) -> None:
-    """Raise ValueError when a run of `config` would not fit in this machine's memory.
-
-    Why at submit: a run that outgrows the memory of a shared server is killed by the
-    operating system, maybe with the whole lab and everyone's runs in it. The estimate
-    (`cnnlab.summary.check_memory_fits`) builds the model once per architecture, input
-    shape and tricks, cached, so the Train form (which shows the same estimate) has
-    usually built it already.
-    """
-    from cnnlab import summary
-
-    available = summary.available_memory_bytes()
-    if available is None:
-        return  # Nothing to compare with (an unknown platform): no check, no refusal.
-    try:
-        # Under the seed lock: building draws default seeds from Python's generator, which
-        # must not move under a run being built at the same moment.
-        with _seed_lock:
-            warning = summary.check_memory_fits(config, available)
-    except Exception:  # noqa: BLE001 - see the comment below
-        # The estimate is advice built with the architecture registry; where it cannot be
-        # made (a model the summary cannot walk, a data set whose shape cannot be read
-        # now) the run itself builds its model and, if that fails too, fails with its own
-        # message. Refusing here would block runs that can train.
-        return
-    if warning is not None:
-        raise ValueError(
-            f"Not enough memory to start this run. {warning} A smaller architecture needs "
-            "less too, and memory frees up as other runs finish."
-        )
-
-
 def _train(store, run_id, config, stop_event):
     import keras
 
-    from cnnlab.augment import make_eval_dataset, make_training_dataset
+    from cnnlab.augment.pipeline import make_eval_dataset, make_training_dataset
     from cnnlab.schedules import schedule_callbacks
     from cnnlab.training.callbacks import StoreCallback
     from cnnlab.training.insight_callback import InsightCallback, record_interval
@@ -229,7 +195,7 @@ def _train(store, run_id, config, stop_event):
     if stop_event.is_set():
         return "stopped", {}, None
     _tell_stage(store, run_id, {"stage": "building_model"})
-    with _seed_lock:
+    with seed_lock:
         keras.utils.set_random_seed(config.seed)
         built, phases = build_run_model(config, data, store)
         model = wrap(built)
@@ -344,7 +310,7 @@ def _save_model(store, run_id: str, model) -> None:
     power cut leaves the old name or the whole new file. On any failure (a full disk most
     likely) the partial file is removed at once: it is never loaded, and its space is
     needed to record the failure. The name (mkstemp's "tmp" prefix, ".keras" suffix) is
-    the one `cnnlab.recovery` removes after a crash.
+    the one `cnnlab.store.artifacts` removes after a crash.
     """
     folder = store.run_dir(run_id)
     handle, temporary = tempfile.mkstemp(dir=folder, suffix=".keras")

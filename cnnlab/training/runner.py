@@ -5,11 +5,12 @@ validates, writes the run as queued and returns its id at once; the run trains w
 is free. The store is the only channel back to readers, so a page sees a run the same way
 whether it trains here, in a worker process, in a CLI process, or elsewhere.
 
-Where runs train (`isolation`): "thread" trains each run in a thread of this process
-(the CLI, tests, benchmarks of the training loop); "process" trains them in recycled
-worker processes (`cnnlab.training.workers`), which the app's server uses, because
-TensorFlow leaks memory with every run a process trains and a worker that crashes takes
-only its own run with it.
+Where runs train is an executor's business (`cnnlab.training.executor`), chosen by
+`isolation`: "thread" trains each run in a thread of this process (the CLI, tests,
+benchmarks of the training loop); "process" trains them in recycled worker processes
+(`cnnlab.training.workers`), which the app's server uses, because TensorFlow leaks memory
+with every run a process trains and a worker that crashes takes only its own run with it.
+Every run is admitted first (`cnnlab.training.admission`), once, before anything is written.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ import sqlite3
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 
 from cnnlab.config import ExperimentConfig
-from cnnlab.processes import this_owner
 from cnnlab.store import RunRecord, RunStore
-from cnnlab.training.job import check_memory, execute_run
+from cnnlab.store.owners import this_owner
+from cnnlab.training.admission import admit
+from cnnlab.training.executor import Executor, ThreadExecutor
 from cnnlab.training.status import queue_progress
 
 DEFAULT_MAX_CONCURRENT = 2
@@ -80,6 +83,7 @@ class JobManager:
         self._starting: set[str] = set()
         self._publish_lock = threading.Lock()
         self.store.recover_interrupted()
+        self._executor: Executor
         if isolation == "process":
             from cnnlab.training.workers import DEFAULT_MAX_GROWTH, ProcessExecutor
 
@@ -89,37 +93,36 @@ class JobManager:
             self._executor.prestart(min(prestart, self.max_concurrent),
                                     max_workers=self.max_concurrent)
         else:
-            self._executor = _ThreadExecutor(self.store)
+            self._executor = ThreadExecutor(self.store)
 
     def submit(self, config: ExperimentConfig, name: str | None = None, session: str = "") -> str:
         """Queue a run of `config`, started by the browser session `session`; return its id
         at once.
 
         Raises ValueError, before anything is written, for a config that cannot run,
-        including one whose memory estimate does not fit this machine (see `check_memory`).
+        including one whose memory estimate does not fit this machine (`admit`).
         """
-        if not isinstance(config, ExperimentConfig):
-            raise ValueError(
-                "Invalid experiment. Expected an ExperimentConfig. "
-                f"Received: {type(config).__name__}. Build one with ExperimentConfig(...)."
-            )
-        # Imported here: it loads Keras, which a process that only lists runs (a page, the
-        # CLI's `runs`) should not wait for. TensorFlow is configured first, so its start-up
-        # lines are filtered and its thread pools set (cnnlab.training.device).
-        from cnnlab.training.device import configure_tensorflow
+        return self.submit_all([(config, name)], session=session)[0]
 
-        config.check_feasible()
-        configure_tensorflow()
-        from cnnlab.training.transfer import check_transfer
+    def submit_all(self, runs: Sequence[tuple[ExperimentConfig, str | None]],
+                   session: str = "") -> list[str]:
+        """Queue several runs, each `(config, name)`, all admitted before any is written.
 
-        check_transfer(config, self.store)
-        check_memory(config)
-        run_id = self.store.create_run(config.to_dict(), name or config.summary(), session)
-        with self._lock:
-            self._queue.append((run_id, config))
-            self._start_queued()
+        Why all first: a batch (an ablation grid, a repeat over seeds) is started whole or
+        not at all; a variant refused half-way would leave a comparison without its pair.
+        Each config is admitted once. Returns the run ids, in order.
+        """
+        for config, _ in runs:
+            admit(config, self.store)
+        run_ids = []
+        for config, name in runs:
+            run_id = self.store.create_run(config.to_dict(), name or config.summary(), session)
+            with self._lock:
+                self._queue.append((run_id, config))
+                self._start_queued()
+            run_ids.append(run_id)
         self._publish()
-        return run_id
+        return run_ids
 
     def stop(self, run_id: str) -> bool:
         """Stop a run: one that has not started training at once, a training one within
@@ -250,38 +253,3 @@ class JobManager:
             ended.set()
         if moved:
             self._publish()
-
-
-class _ThreadExecutor:
-    """Trains each run in a daemon thread of this process."""
-
-    def __init__(self, store: RunStore):
-        self.store = store
-        self._events: dict[str, threading.Event] = {}
-
-    def start(self, run_id: str, config: ExperimentConfig, on_end) -> bool:
-        event = self._events[run_id] = threading.Event()
-
-        def work() -> None:
-            try:
-                execute_run(self.store, run_id, config, event)
-            finally:
-                self._events.pop(run_id, None)
-                on_end(run_id)
-
-        threading.Thread(target=work, name=f"cnnlab-run-{run_id}", daemon=True).start()
-        return True
-
-    def stop(self, run_id: str) -> None:
-        event = self._events.get(run_id)
-        if event is not None:
-            event.set()
-
-    def pids(self) -> list[int]:
-        return []
-
-    def ready_idle(self) -> int:
-        return 0
-
-    def shutdown(self, timeout: float | None = None) -> None:
-        """Nothing to do: the manager has waited for the runs' threads."""

@@ -102,6 +102,20 @@ def _queued_words(progress: dict, start_in_s: float | None) -> str:
                     f"; starts after {ahead} run{'s' if ahead != 1 else ''} ahead of it")
 
 
+def fraction_done(record) -> float | None:
+    """How much of its planned training a run has done, from 0 to 1: 0 while it waits, the
+    training's own fraction while it trains, 1 once completed; for a run that ended early
+    (stopped, failed, ...) the fraction it reached, None if it never trained."""
+    if record.status == "completed":
+        return 1.0
+    if record.status == "queued":
+        return 0.0
+    fraction = (record.progress or {}).get("fraction")
+    if fraction is None:
+        return 0.0 if record.status == "running" else None
+    return min(float(fraction), 1.0)
+
+
 def start_estimates(records) -> dict[str, float | None]:
     """Seconds until each queued run is expected to start (None where it cannot be told).
 

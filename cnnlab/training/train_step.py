@@ -22,9 +22,6 @@ from __future__ import annotations
 
 import keras
 import tensorflow as tf
-from keras.src import tree
-from keras.src.losses import loss as loss_module
-from keras.src.trainers.data_adapters import data_adapter_utils
 
 from cnnlab.training.optimizers import make_optimizer
 
@@ -69,7 +66,7 @@ class LabModel(keras.Model):
     """A functional model whose train step also returns per-batch and per-layer figures."""
 
     def train_step(self, data):
-        x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
             y_pred, auxiliary = _split_outputs(self(x, training=True))
             loss = self._compute_loss(
@@ -78,8 +75,8 @@ class LabModel(keras.Model):
             for aux_pred in auxiliary:
                 aux_loss = keras.losses.categorical_crossentropy(y, aux_pred)
                 loss = loss + AUX_LOSS_WEIGHT * tf.reduce_mean(aux_loss)
-            unscaled = loss_module.unscale_loss_for_distribution(loss)
-            batch = tf.shape(next(i for i in tree.flatten(x) if i is not None))[0]
+            unscaled = _unscaled(loss)
+            batch = tf.shape(next(i for i in keras.tree.flatten(x) if i is not None))[0]
             self._loss_tracker.update_state(unscaled, sample_weight=batch)
             scaled = self.optimizer.scale_loss(loss)
         # The rate this step uses, read before apply_gradients advances the iteration.
@@ -103,19 +100,27 @@ class LabModel(keras.Model):
         return logs
 
     def test_step(self, data):
-        x, y, sample_weight = data_adapter_utils.unpack_x_y_sample_weight(data)
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         y_pred, _ = _split_outputs(self(x, training=False))
         loss = self._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
                                   training=False)
         self._loss_tracker.update_state(
-            loss_module.unscale_loss_for_distribution(loss),
-            sample_weight=tf.shape(next(i for i in tree.flatten(x) if i is not None))[0],
+            _unscaled(loss),
+            sample_weight=tf.shape(next(i for i in keras.tree.flatten(x) if i is not None))[0],
         )
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     def predict_step(self, data):
-        x, _, _ = data_adapter_utils.unpack_x_y_sample_weight(data)
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         return _split_outputs(self(x, training=False))[0]
+
+
+def _unscaled(loss):
+    """The loss of the whole batch: Keras scales each replica's loss by 1 / replicas under a
+    tf.distribute strategy, and its own train step multiplies the tracked loss back (as here);
+    without a strategy there is one replica and the loss is itself."""
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss * tf.cast(replicas, loss.dtype) if replicas > 1 else loss
 
 
 def _split_outputs(outputs):

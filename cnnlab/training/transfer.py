@@ -16,6 +16,7 @@ phase), not only the base's layers. Keras 3 has no per-layer rates, and the lect
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import keras
@@ -24,7 +25,11 @@ from cnnlab.config import ExperimentConfig, Tricks
 from cnnlab.data import DATASETS
 from cnnlab.models import blocks, build_model
 from cnnlab.models.backbones import is_backbone
-from cnnlab.models.pretrained import build_transfer_model, set_trainable
+from cnnlab.models.pretrained import (
+    build_transfer_model,
+    set_trainable,
+    trainable_layer_names,
+)
 
 MODEL_FILE = "model.keras"
 # The metric row a run stores at the start of each phase of a two-phase run: value 1 or
@@ -110,6 +115,47 @@ def plan_phases(config: ExperimentConfig) -> list[Phase]:
         Phase(2, transfer.head_epochs, epochs, "fine_tune", max(1, transfer.fine_tune_layers),
               transfer.learning_rate_factor),
     ]
+
+
+@dataclass(frozen=True)
+class PhaseLayers:
+    """What one phase of a run trains: its description, its trainable layers, its counts."""
+
+    description: str
+    layers: tuple[str, ...]  # the names of the layers that train, input to output
+    trainable_params: int
+    params: int
+
+
+def trainable_by_phase(config: ExperimentConfig, store) -> list[PhaseLayers]:
+    """Which layers each planned phase of a transfer run trains, and how many parameters.
+
+    Why before training: fine-tuning "the top 20 layers" means little until one sees which
+    layers those are. The model is built as the run builds it, but with random weights (a
+    backbone: nothing is downloaded) or the start run's saved model, and without loading
+    the data set: only its image shape and class count matter.
+
+    Args:
+        config: a transfer run's experiment (see `uses_transfer`).
+        store: the run store that holds `config.transfer.start_from_run`, if it is set.
+    """
+    info = DATASETS[config.dataset]
+    start = config.transfer.start_from_run
+    if start is not None:
+        source = load_run_model(store, start, architecture=config.architecture)
+        model = new_head(source, tuple(source.inputs[0].shape[1:]), info.num_classes, run_id=start)
+    else:
+        side = config.image_size or info.default_size
+        model = build_transfer_model(config.architecture, (side, side, info.channels),
+                                     info.num_classes, weights=None)
+    total = model.count_params()
+    phases = []
+    for phase in plan_phases(config):
+        phase.apply(model)
+        trained = sum(math.prod(weight.shape) for weight in model.trainable_weights)
+        phases.append(PhaseLayers(phase.description, tuple(trainable_layer_names(model)),
+                                  int(trained), total))
+    return phases
 
 
 def check_transfer(config: ExperimentConfig, store) -> None:
@@ -296,39 +342,6 @@ def _head_input(source: keras.Model):
 # -- the learning rate of a phase ---------------------------------------------------------
 
 
-@keras.saving.register_keras_serializable(package="cnnlab")
-class ShiftedSchedule(keras.optimizers.schedules.LearningRateSchedule):
-    """A schedule read `offset` iterations later: `schedule(step + offset)`.
-
-    Why: each phase compiles a fresh optimizer, whose iteration count starts at 0 (a
-    fresh Adam must, or its bias correction would be off), but the schedule should go on
-    where the previous phase left it.
-
-    Args:
-        schedule: the LearningRateSchedule to shift.
-        offset: iterations done before this phase.
-    """
-
-    def __init__(self, schedule, offset: int, name: str = "ShiftedSchedule"):
-        super().__init__()
-        self.schedule = schedule
-        self.offset = int(offset)
-        self.name = name
-
-    def __call__(self, step):
-        return self.schedule(keras.ops.add(step, self.offset))
-
-    def get_config(self):
-        return {"schedule": keras.saving.serialize_keras_object(self.schedule),
-                "offset": self.offset, "name": self.name}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["schedule"] = keras.saving.deserialize_keras_object(config["schedule"])
-        return cls(**config)
-
-
 def phase_config(config: ExperimentConfig, phase: Phase) -> ExperimentConfig:
     """`config` with its learning rate (and the schedule's floor) times the phase's factor."""
     factor = phase.learning_rate_factor
@@ -342,7 +355,7 @@ def phase_config(config: ExperimentConfig, phase: Phase) -> ExperimentConfig:
 
 def phase_learning_rate(config: ExperimentConfig, phase: Phase, steps_per_epoch: int):
     """What the phase's optimizer takes as `learning_rate`: scaled, and shifted in time."""
-    from cnnlab.schedules import make_learning_rate
+    from cnnlab.schedules import ShiftedSchedule, make_learning_rate
 
     rate = make_learning_rate(phase_config(config, phase), steps_per_epoch)
     if phase.initial_epoch and isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
