@@ -143,6 +143,26 @@ def settle(page, *, quiet_s: float = QUIET_S, timeout_s: float = SETTLE_TIMEOUT_
                       quiet_s=quiet_s, timeout_s=timeout_s)
 
 
+def open_tab(page, name: str, *, timeout_s: float = SETTLE_TIMEOUT_S) -> None:
+    """Click the tab `name` until the page shows it selected.
+
+    Why again: a click that lands while a live panel's fragment reruns can be answered by
+    the rerun already under way, which draws the old tab; a user clicks again, and so does
+    this, until the tab is selected, however busy the machine.
+    """
+    tab = page.get_by_role("tab", name=name, exact=True)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        tab.click()
+        clicked = time.monotonic()
+        while time.monotonic() - clicked < 10:
+            if tab.get_attribute("aria-selected") == "true":
+                return
+            time.sleep(PROBE_S)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the tab {name!r} stayed unselected for {timeout_s:.0f} s")
+
+
 def screenshot(page, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"

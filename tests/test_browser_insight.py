@@ -15,7 +15,7 @@ import pytest
 
 from cnnlab.analysis.insight import prediction_epochs
 from cnnlab.store import RunStore
-from tests.browser import SCREENSHOTS, browser_page, chromium_path, served_app, settle
+from tests.browser import SCREENSHOTS, browser_page, chromium_path, open_tab, served_app, settle
 
 pytestmark = pytest.mark.browser
 
@@ -56,14 +56,14 @@ def test_the_insight_tabs_follow_a_training_run(tmp_path):
         page.wait_for_selector('[class*="st-key-train_curves"] .js-plotly-plot')
 
         # Gradients: the heatmap gains recorded steps while the run trains.
-        page.get_by_role("tab", name="Gradients").click()
+        open_tab(page, "Gradients")
         page.wait_for_function(f"({HEATMAP_STEPS})() > 0", timeout=180_000)
         first = page.evaluate(HEATMAP_STEPS)
         page.wait_for_function(f"({HEATMAP_STEPS})() > {first}")
         assert page.evaluate(HEATMAP_STEPS) > first
 
         # Confusion: the matrix follows the newest epoch, and its counts change.
-        page.get_by_role("tab", name="Confusion").click()
+        open_tab(page, "Confusion")
         page.wait_for_function(f"({MATRIX_STATE})() !== null")
         before = page.evaluate(MATRIX_STATE)
         page.wait_for_function(
@@ -99,9 +99,9 @@ def test_the_insight_tabs_follow_a_training_run(tmp_path):
         panel_screenshot(page, "insight-confusion")
 
         # The other tabs of the stopped run, for the record.
-        page.get_by_role("tab", name="Gradients").click()
+        open_tab(page, "Gradients")
         page.wait_for_selector(HEATMAP)
         panel_screenshot(page, "insight-gradients")
-        page.get_by_role("tab", name="Curves").click()
+        open_tab(page, "Curves")
         page.wait_for_selector('[class*="st-key-train_gap"] .js-plotly-plot')
         panel_screenshot(page, "insight-curves")

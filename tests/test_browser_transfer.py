@@ -18,6 +18,7 @@ import pytest
 from tests.browser import (
     browser_page,
     chromium_path,
+    open_tab,
     screenshot,
     served_app,
     settle,
@@ -51,7 +52,7 @@ def set_number(page, label: str, value: int) -> None:
 
 
 def tab(page, name: str) -> None:
-    page.get_by_role("tab", name=name).click()
+    open_tab(page, name)
     settle(page)
 
 
