@@ -12,6 +12,9 @@ whether it exceeds twice the larger standard deviation ("holds"), every run's va
 seed, and the wall time of one seed's runs together (mean over the seeds; target <= 180 s
 on 2 quiet cores).
 
+A lesson whose data set is not in Keras' cache (transfer needs Fashion-MNIST) is skipped,
+with the reason, and left out of the last line.
+
 Usage: python benchmarks/lessons.py [--seeds 0,1,2] [--only NAME,NAME] [--quick]
 (--quick: the learning-rate lesson at 8 px, 64 images, 1 epoch, one seed: checks that it
 works, no figure to quote.)
@@ -78,7 +81,7 @@ def _mean_sd(values: list[float]) -> str:
 
 
 def main() -> None:
-    from cnnlab.lessons import LESSONS, METRICS, Outcome, get_lesson
+    from cnnlab.lessons import LESSONS, METRICS, Outcome, get_lesson, missing_data
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", default="0,1,2")
@@ -93,8 +96,11 @@ def main() -> None:
         seeds, lessons, extra = [0], [get_lesson("learning_rate")], QUICK
     results = {}
     for lesson in lessons:
+        if missing_data(lesson):
+            print(f"{lesson.name:<25} | skipped: {missing_data(lesson)}", flush=True)
+            continue
         metric = METRICS[lesson.measure.metric]
-        values: dict[str, list[float]] = {run.label: [] for run in lesson.runs}
+        values: dict[str, list[float]] = {run.label: [] for run in lesson.compared}
         times = []
         for seed in seeds:
             figures, seconds = run_lesson(lesson, seed, extra, args.concurrent)

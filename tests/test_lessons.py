@@ -4,6 +4,7 @@ computed as stated, and reduced forms of a few show the claimed direction on rea
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -28,10 +29,15 @@ from cnnlab.lessons import (
 )
 from cnnlab.lessons.metrics import accuracy_gap, gradient_ratio_log10, seconds_axis
 
+# Real data beside the project (as tests/test_data_keras.py finds it).
+SHARED_KERAS = Path(__file__).resolve().parents[2] / "shared" / "data" / "keras"
+
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.name)
 def test_each_lessons_runs_validate_share_seed_and_data_and_differ_only_in_its_tricks(lesson):
-    configs = [lesson.config(run.label) for run in lesson.runs if run.starts_from is None]
+    # A run that starts from another's weights gets that run's id once it has completed.
+    configs = [lesson.config(run.label, start_from_run=run.starts_from and "source-run-id")
+               for run in lesson.compared]
     for config in configs:
         config.check_feasible()
         assert ExperimentConfig.from_json(config.to_json()) == config
@@ -121,10 +127,10 @@ def test_starting_a_lesson_queues_its_runs_as_the_sessions_and_the_too_large_rat
     started, records = _run(manager, lesson, {**REDUCED, "epochs": 1})
     assert list(started) == [run.label for run in lesson.runs]
     assert {record.session for record in records.values()} == {"class"}
-    assert records["too large (5)"].status == "diverged"
+    assert records["too large (20)"].status == "diverged"
     assert records["about right (0.05)"].status == "completed"
     figures = lesson_figures(lesson, started, manager.store)
-    assert math.isnan(figures["too large (5)"])  # a diverged loss is no figure to compare
+    assert math.isnan(figures["too large (20)"])  # a diverged loss is no figure to compare
 
 
 def test_reduced_vanishing_gradients_sigmoid_with_normal_weights_gets_less_gradient(manager):
@@ -139,6 +145,19 @@ def test_reduced_optimizers_adam_ends_below_plain_sgd(manager):
     lesson = get_lesson("optimizers")
     small = Lesson(**{**lesson.__dict__, "runs": tuple(
         run for run in lesson.runs if run.label in (lesson.measure.better, lesson.measure.worse))})
-    started, _ = _run(manager, small, {"train_size": 256, "epochs": 2, "image_size": 8})
+    started, _ = _run(manager, small, {"epochs": 3})
     figures = lesson_figures(small, started, manager.store)
     assert figures["Adam (0.001)"] < figures["SGD (0.01)"] - 0.1, figures
+
+
+def test_a_lesson_needing_a_downloadable_data_set_is_offered_only_where_it_is_cached(tmp_path, monkeypatch):
+    from cnnlab.lessons import missing_data
+    from tests.keras_home import offline_keras_home
+
+    offline_keras_home(tmp_path / "empty", monkeypatch)
+    assert "Fashion-MNIST" in missing_data(get_lesson("transfer"))
+    assert missing_data(get_lesson("learning_rate")) is None
+    if not (SHARED_KERAS / "datasets" / "fashion-mnist").is_dir():
+        pytest.skip("Fashion-MNIST is not in shared/data/keras")
+    offline_keras_home(tmp_path / "cached", monkeypatch, copy_from=SHARED_KERAS)
+    assert missing_data(get_lesson("transfer")) is None

@@ -68,9 +68,10 @@ def test_every_lesson_shows_its_claim_question_and_scale():
     assert app.query_params["lesson"] == LESSONS[-1].name
 
 
-def test_start_queues_every_run_of_the_lesson_owned_by_the_session(store):
-    from ui.resources import job_manager
-
+def test_start_queues_every_run_of_the_lesson_owned_by_the_session(store, manager, monkeypatch):
+    # The page's runs go to a job manager on the test's store that trains in threads, so
+    # they can be stopped within a batch (a worker process would first load TensorFlow).
+    monkeypatch.setattr("ui.lesson_view.job_manager", lambda: manager)
     lesson = get_lesson("batch_norm_learning_rate")
     app = _page(lesson.name)
     next(button for button in app.button if button.key == "lessons_start").click().run()
@@ -85,7 +86,7 @@ def test_start_queues_every_run_of_the_lesson_owned_by_the_session(store):
     assert next(button for button in app.button if button.key == "lessons_start").disabled
     assert any(lesson.look_for in info.value for info in app.info)
     for run_id in started.values():
-        job_manager().stop(run_id)
+        manager.stop(run_id)
 
 
 def test_the_gradient_lesson_draws_a_heatmap_per_run_and_the_figure_per_run(store):
@@ -150,3 +151,14 @@ def test_open_in_train_loads_the_runs_config_into_the_form(store):
     assert app.title[0].value == "Train"
     assert app.session_state["train_draft"] == lesson.config("with batch norm")
     assert app.session_state["train_tricks_batch_norm"] is True
+
+
+def test_a_lesson_whose_data_is_not_cached_says_so_and_cannot_start(tmp_path, monkeypatch):
+    from tests.keras_home import offline_keras_home
+
+    offline_keras_home(tmp_path, monkeypatch)  # an empty cache: Fashion-MNIST is not there
+    app = _page("transfer")
+    warnings = [warning.value for warning in app.warning]
+    assert any("Fashion-MNIST, which is not in Keras' cache" in text for text in warnings)
+    assert get_lesson("transfer").caveat in warnings  # the page says plainly it is not shown to hold
+    assert next(button for button in app.button if button.key == "lessons_start").disabled

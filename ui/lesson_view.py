@@ -15,12 +15,20 @@ import sqlite3
 import streamlit as st
 
 from cnnlab.analysis.alerts import health_alerts
-from cnnlab.analysis.history import RunHistory
 from cnnlab.charts import compare as compare_charts
 from cnnlab.charts import insight as insight_charts
 from cnnlab.charts import lessons as lesson_charts
 from cnnlab.config import ExperimentConfig
-from cnnlab.lessons import LESSONS, METRICS, Lesson, lesson_figures, start_lesson, start_waiting, waiting_for
+from cnnlab.lessons import (
+    LESSONS,
+    METRICS,
+    Lesson,
+    lesson_figures,
+    missing_data,
+    start_lesson,
+    start_waiting,
+    waiting_for,
+)
 from cnnlab.training.status import describe, fraction_done
 from ui.compare_data import curves_of
 from ui.compare_table import select
@@ -51,8 +59,10 @@ def lesson_intro(lesson: Lesson) -> None:
     with st.container(border=True, key="lessons_intro"):
         st.markdown(f"**The claim.** {lesson.claim}")
         st.markdown(f":material/help: **Ask the class first:** {lesson.question}")
-        st.caption(f"Runs: {', '.join(run.label for run in lesson.runs)}. Scale: {lesson.scale}. "
+        st.caption(f"Runs: {' · '.join(run.label for run in lesson.runs)}. Scale: {lesson.scale}. "
                    f"Measured on this lab's 2-core machine: {lesson.measured}")
+        if lesson.caveat:
+            st.warning(lesson.caveat, icon=":material/science:")
 
 
 def started_runs(lesson: Lesson) -> dict[str, str]:
@@ -66,10 +76,13 @@ def start_button(lesson: Lesson, started: dict[str, str]) -> None:
     """One button that starts every run of the lesson (again, with the same seed)."""
     active = _records(started)
     busy = any(record.is_active for record in active.values())
+    missing = missing_data(lesson)
+    if missing:
+        st.warning(missing, icon=":material/cloud_off:")
     label = f"Start the {len(lesson.runs)} runs" if not started else "Start them again"
     with st.container(horizontal=True, vertical_alignment="center", key="lessons_actions"):
         clicked = st.button(label, type="primary", icon=":material/play_arrow:",
-                            key="lessons_start", disabled=busy)
+                            key="lessons_start", disabled=busy or bool(missing))
         if busy:
             st.caption("Running: the charts below follow the runs live.", width="content")
     if not clicked:
@@ -90,8 +103,11 @@ def show_lesson_runs(lesson: Lesson, started: dict[str, str]) -> None:
     """The lesson's runs side by side; live while any of them is queued or training."""
     records = _records(started)
     statuses = {label: record.status for label, record in records.items()}
-    active = any(record.is_active for record in records.values()) or bool(
-        waiting_for(lesson, started, job_manager().store))
+    # A run waiting for its source to complete keeps the view live; one whose source
+    # failed will never start.
+    waiting = waiting_for(lesson, started, job_manager().store)
+    active = any(record.is_active for record in records.values()) or any(
+        reason.startswith("starts when") for reason in waiting.values())
     live = st.fragment(run_every=POLL_SECONDS if active else None, key="lessons_live")(_live)
     live(lesson, dict(started), statuses)
     _go_further(lesson, started)
@@ -159,12 +175,12 @@ def _main_chart(lesson, records, runs, labels, colors, histories) -> None:
     if lesson.chart == "gradients":
         st.subheader("Gradient norm per layer (input at the top)")
         _side_by_side(runs, labels, lambda run: insight_charts.layer_heatmap(
-            histories[run].layer_table("grad_norm")), "lessons_heatmap")
+            histories[run].layer_table("grad_norm")), "lessons_heatmap", titled=False)
         return
     if lesson.chart == "gap":
         st.subheader("Generalization gap (train against validation accuracy)")
         _side_by_side(runs, labels, lambda run: insight_charts.generalization_gap(
-            histories[run].epochs, metric="accuracy"), "lessons_gap")
+            histories[run].epochs, metric="accuracy"), "lessons_gap", titled=True)
         return
     if lesson.chart == "time":
         st.subheader("Training loss against epochs and against time")
@@ -181,13 +197,17 @@ def _main_chart(lesson, records, runs, labels, colors, histories) -> None:
                     key="lessons_curves", config=PLOTLY_CONFIG, theme=None)
 
 
-def _side_by_side(runs, labels, build, key: str) -> None:
+def _side_by_side(runs, labels, build, key: str, *, titled: bool) -> None:
+    """A chart per run, PER_ROW to a row, each under its run's label; `titled` keeps the
+    chart's own title (the gap chart's says the gap in points)."""
     for first in range(0, len(runs), PER_ROW):
         for column, run in zip(st.columns(PER_ROW), runs[first:first + PER_ROW]):
             with column:
                 st.markdown(f"**{labels[run]}**")
                 figure = build(run)
-                figure.update_layout(title={"text": ""}, height=min(figure.layout.height or 380, 380))
+                if not titled:
+                    figure.update_layout(title={"text": ""})
+                figure.update_layout(height=min(figure.layout.height or 380, 380))
                 st.plotly_chart(figure, key=f"{key}_{run}", config=PLOTLY_CONFIG, theme=None)
 
 
@@ -211,6 +231,3 @@ def _go_further(lesson: Lesson, started: dict[str, str]) -> None:
     st.caption(f"On Compare, the '{lesson.compare_tab}' tab; on Train, the run panel's "
                f"'{lesson.panel_tab}' tab shows one run in depth.")
 
-
-def history_of(run_id: str) -> RunHistory:
-    return st.session_state.setdefault(HISTORIES, {}).setdefault(run_id, RunHistory(run_id))

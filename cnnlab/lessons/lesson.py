@@ -34,11 +34,14 @@ class LessonRun:
         starts_from: the label of another run of the lesson whose finished weights this
             one starts from (`transfer.start_from_run`); it is started once that run has
             completed.
+        source: it only trains the weights other runs start from (on other data, at
+            another scale), so it is not one of the runs compared.
     """
 
     label: str
     overrides: dict = field(default_factory=dict)
     starts_from: str | None = None
+    source: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,8 @@ class Lesson:
         scale: the scale used, in words (data, image size, epochs).
         measured: the figure measured on this machine when the lesson was written.
         needs: a data set that must be available offline (e.g. in Keras' cache), or None.
+        caveat: where the measured effect did not clear the noise or the time limit, what
+            the page must say plainly; None where it did.
     """
 
     name: str
@@ -90,6 +95,7 @@ class Lesson:
     scale: str
     measured: str
     needs: str | None = None
+    caveat: str | None = None
 
     def __post_init__(self):
         labels = [run.label for run in self.runs]
@@ -98,6 +104,11 @@ class Lesson:
         assert {self.measure.better, self.measure.worse} <= set(labels), self.name
         for run in self.runs:
             assert run.starts_from in (None, *labels), f"{self.name}: {run.starts_from!r}"
+
+    @property
+    def compared(self) -> tuple[LessonRun, ...]:
+        """The runs the lesson compares: all but a source run."""
+        return tuple(run for run in self.runs if not run.source)
 
     @property
     def compare_tab(self) -> str:

@@ -97,9 +97,15 @@ METRICS: dict[str, Metric] = {
 }
 
 
-def measure(metric: str, history) -> float:
-    """`metric` (a key of METRICS) of a run whose `RunHistory` is up to date."""
+def measure(metric: str, history, status: str | None = None) -> float:
+    """`metric` (a key of METRICS) of a run whose `RunHistory` is up to date.
+
+    A run whose status is "diverged" has no final loss (NaN): the last finite epoch it
+    stored (maybe only the untrained point) says nothing about where it ended.
+    """
     if metric not in METRICS:
         raise ValueError(f"Unknown lesson metric. Expected one of {sorted(METRICS)}. "
                          f"Received: {metric!r}.")
+    if status == "diverged" and METRICS[metric].lower_is_better:
+        return math.nan
     return METRICS[metric].compute(history.epochs, history.layer_table("grad_norm"))

@@ -55,6 +55,26 @@ def start_waiting(manager, lesson: Lesson, started: dict[str, str], *, session: 
     return {label: run_id for (label, _), run_id in zip(ready, ids)}
 
 
+def missing_data(lesson: Lesson) -> str | None:
+    """Why `lesson` cannot run offline now (its data set is not in Keras' cache), or None.
+
+    Why ask first: a lesson needing a downloadable data set is offered, never required; on
+    a machine without the file its runs would fail one by one after the click.
+    """
+    if lesson.needs is None:
+        return None
+    from cnnlab.data import get_info
+    from cnnlab.data.keras_datasets import is_cached, keras_cache_folder
+
+    info = get_info(lesson.needs)
+    if not info.needs_download or is_cached(lesson.needs):
+        return None
+    return (f"This lesson needs {info.title}, which is not in Keras' cache "
+            f"('{keras_cache_folder()}') and would have to be downloaded. Train any run on "
+            f"`{lesson.needs}` once with a network connection (or copy Keras' files there), "
+            "then start the lesson.")
+
+
 def waiting_for(lesson: Lesson, started: dict[str, str], store) -> dict[str, str]:
     """{label: why} for runs not started yet: the run they wait for, or that it ended
     without completing (so they never will)."""
@@ -73,7 +93,8 @@ def waiting_for(lesson: Lesson, started: dict[str, str], store) -> dict[str, str
 
 def lesson_figures(lesson: Lesson, started: dict[str, str], store,
                    histories: dict[str, RunHistory] | None = None) -> dict[str, float]:
-    """{label: the lesson's metric} of the runs started so far, from their stored history.
+    """{label: the lesson's metric} of the compared runs started so far (a source run,
+    trained on other data, is left out), from their stored history.
 
     `histories` (run id -> RunHistory) is updated in place where given, so a page that
     polls reads only new rows.
@@ -81,7 +102,11 @@ def lesson_figures(lesson: Lesson, started: dict[str, str], store,
     histories = {} if histories is None else histories
     figures = {}
     for label, run_id in started.items():
+        if lesson.run(label).source:
+            continue
         history = histories.setdefault(run_id, RunHistory(run_id))
         history.update(store)
-        figures[label] = measure(lesson.measure.metric, history)
+        record = store.get_run(run_id)
+        figures[label] = measure(lesson.measure.metric, history,
+                                 record.status if record is not None else None)
     return figures
