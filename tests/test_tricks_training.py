@@ -50,8 +50,8 @@ def test_early_stopping_stops_and_restores_the_best_epoch(manager, store, tiny_c
         "early_stopping.min_delta": 10.0, "early_stopping.patience": 1,
     })
     run_id, record = _run(manager, config)
-    # Epoch 0 is the untrained model's point, measured before the first step.
-    val_losses = [row for row in _series(store, run_id, "val_loss") if row.epoch > 0]
+    untrained, *val_losses = _series(store, run_id, "val_loss")
+    assert untrained.epoch == 0  # the untrained point, before the first step
     assert [row.epoch for row in val_losses] == [1, 2]
     assert record.final_metrics["early_stopping_epoch"] == 2
     assert record.final_metrics["best_epoch"] == 1
