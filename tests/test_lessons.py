@@ -161,3 +161,28 @@ def test_a_lesson_needing_a_downloadable_data_set_is_offered_only_where_it_is_ca
         pytest.skip("Fashion-MNIST is not in shared/data/keras")
     offline_keras_home(tmp_path / "cached", monkeypatch, copy_from=SHARED_KERAS)
     assert missing_data(get_lesson("transfer")) is None
+
+
+def test_a_run_starting_from_another_is_started_once_that_run_has_completed(manager):
+    # The transfer lesson's shape at a tiny scale, on digits only (no download).
+    lesson = Lesson(name="staged", title="Staged", claim="c", question="q?",
+                    base={"image_size": 8, "train_size": 64, "epochs": 1},
+                    runs=(LessonRun("source", {"train_size": 96}, source=True),
+                          LessonRun("scratch"),
+                          LessonRun("from source", {"transfer.mode": "feature_extraction"},
+                                    starts_from="source")),
+                    varies=("transfer.",), chart="curves", look_for="l",
+                    measure=Measure("final_val_accuracy", "from source", "scratch"), scale="s",
+                    measured="m")
+    started = start_lesson(manager, lesson, session="class")
+    assert list(started) == ["source", "scratch"]
+    assert waiting_for(lesson, started, manager.store) == {
+        "from source": "starts when 'source' has completed"}
+    assert manager.wait(started["source"], timeout=240).status == "completed"
+    more = start_waiting(manager, lesson, started, session="class")
+    assert list(more) == ["from source"]
+    record = manager.wait(more["from source"], timeout=240)
+    assert record.status == "completed", record.error
+    assert record.config["transfer"]["start_from_run"] == started["source"]
+    started.update(more)
+    assert set(lesson_figures(lesson, started, manager.store)) == {"scratch", "from source"}
