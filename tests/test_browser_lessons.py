@@ -39,7 +39,7 @@ def test_start_a_lesson_and_watch_its_runs_side_by_side(tmp_path):
         settle(page, quiet_s=1.0)
         screenshot(page, "lessons-vanishing-training")
         # The whole page (Streamlit scrolls inside its main block): the heatmaps side by side.
-        tall = page.evaluate("() => document.querySelector('[data-testid=\\"stMain\\"]').scrollHeight")
+        tall = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
         page.set_viewport_size({"width": 1280, "height": min(tall, 6000)})
         settle(page, quiet_s=1.0)
         screenshot(page, "lessons-vanishing-full")

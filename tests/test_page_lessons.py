@@ -101,6 +101,8 @@ def test_the_gradient_lesson_draws_a_heatmap_per_run_and_the_figure_per_run(stor
     for label, run_id in started.items():
         heatmap = plotly_figure(app, f"lessons_heatmap_{run_id}")
         assert heatmap["data"][0]["y"] == ["block1_conv1", "fc1", "predictions"]
+        # One colour scale for all: from the darkest run's first layer (1e-3) to 1.
+        assert (heatmap["data"][0]["zmin"], heatmap["data"][0]["zmax"]) == (-3, 0)
     bars = plotly_figure(app, "lessons_figure")["data"][0]
     assert bars["y"] == list(started)
     history = {label: RunHistory(run_id) for label, run_id in started.items()}

@@ -174,8 +174,10 @@ def _main_chart(lesson, records, runs, labels, colors, histories) -> None:
     store_records = [records[label] for label in labels.values() if label in records]
     if lesson.chart == "gradients":
         st.subheader("Gradient norm per layer (input at the top)")
-        _side_by_side(runs, labels, lambda run: insight_charts.layer_heatmap(
-            histories[run].layer_table("grad_norm")), "lessons_heatmap", titled=False)
+        st.caption("One colour scale for all runs: the darker, the smaller the gradient.")
+        heatmaps = lesson_charts.heatmaps_on_one_scale(
+            {run: histories[run].layer_table("grad_norm") for run in runs})
+        _side_by_side(runs, labels, heatmaps.get, "lessons_heatmap", titled=False)
         return
     if lesson.chart == "gap":
         st.subheader("Generalization gap (train against validation accuracy)")

@@ -6,6 +6,7 @@ Run labels are the lesson's own (`LessonRun.label`), never text from a user or t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -13,6 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from cnnlab.charts import insight as insight_charts
 from cnnlab.charts.compare import BASELINE_COLOR
 from cnnlab.charts.style import TEMPLATE, TITLE_FONT_SIZE
 from cnnlab.lessons.metrics import seconds_axis
@@ -80,3 +82,32 @@ def figure_bars(figures: Mapping[str, float], labels: Mapping[str, str],
         xaxis={"tickformat": ".0%"} if percent else {},
     )
     return figure
+
+
+def heatmaps_on_one_scale(tables: Mapping[str, pd.DataFrame], *,
+                          kind: str = "grad_norm") -> dict[str, go.Figure]:
+    """A layer x step heatmap per run (`insight.layer_heatmap`), all on one colour scale.
+
+    Why one scale: each heatmap alone spans its own data's decades, so a run whose every
+    gradient is a millionth of another's would look just as bright; side by side, "dark"
+    must mean the same number in every run.
+
+    Args:
+        tables: {run id: per-layer table} as `RunHistory.layer_table` gives it.
+        kind: the per-layer figure ("grad_norm" by default).
+    """
+    logs = [np.log10(table.to_numpy(dtype=float)[table.to_numpy(dtype=float) > 0])
+            for table in tables.values() if not table.empty]
+    values = np.concatenate(logs) if logs else np.zeros(0)
+    values = values[np.isfinite(values)]
+    figures = {}
+    for run, table in tables.items():
+        figure = insight_charts.layer_heatmap(table, kind=kind)
+        if values.size:
+            low, high = math.floor(values.min()), max(math.ceil(values.max()), math.floor(values.min()) + 1)
+            ticks = list(range(low, high + 1))
+            figure.update_traces(zmin=low, zmax=high, colorbar={
+                "tickvals": ticks, "ticktext": [insight_charts.power_of_ten(t) for t in ticks]})
+        figure.update_layout(title={"text": ""}, margin={"t": 20})
+        figures[run] = figure
+    return figures
