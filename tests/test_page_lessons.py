@@ -164,3 +164,24 @@ def test_a_lesson_whose_data_is_not_cached_says_so_and_cannot_start(tmp_path, mo
     assert any("Fashion-MNIST, which is not in Keras' cache" in text for text in warnings)
     assert get_lesson("transfer").caveat in warnings  # the page says plainly it is not shown to hold
     assert next(button for button in app.button if button.key == "lessons_start").disabled
+
+
+@pytest.mark.parametrize("name, chart", [("overfitting", "lessons_gap_"), ("schedules", "lessons_curves")])
+def test_the_gap_and_curve_lessons_draw_their_chart_first(store, name, chart):
+    lesson = get_lesson(name)
+    started = {run.label: _stored(store, lesson, run.label, 0.0, [1.5, 1.0, 0.5])
+               for run in lesson.runs}
+    app = _page()
+    app.session_state["lessons_started"] = {lesson.name: started}
+    app.selectbox(key="lessons_choice").set_value(lesson.name).run()
+    assert not app.exception, app.exception
+    keys = [element.proto.id for element in app.get("plotly_chart")]
+    first = next(index for index, key in enumerate(keys) if chart in key)
+    assert first < next(index for index, key in enumerate(keys) if key.endswith("-lessons_figure"))
+    if chart == "lessons_gap_":
+        assert sum(chart in key for key in keys) == len(lesson.runs)  # one per run
+        gap = plotly_figure(app, f"lessons_gap_{started['no regularization']}")
+        assert gap["layout"]["title"]["text"].startswith("Generalization gap")
+    else:
+        curves = plotly_figure(app, "lessons_curves")
+        assert {trace["name"] for trace in curves["data"]} >= set(started)
