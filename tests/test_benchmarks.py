@@ -127,6 +127,11 @@ BENCHMARKS = {
               "warmup_s", "probe_s", "first_view_s", "load_avg_1m", "target_s", "met"),
         browser=True,
     ),
+    "lessons": Benchmark(
+        keys=(*_each(("lessons/learning_rate",), ("holds", "effect", "sd", "seconds", "metric",
+                                                  "values")), "held", "total", "seeds"),
+        expect={"total": 1, "seeds": [0], "lessons/learning_rate/metric": "final_loss"},
+    ),
     "memory": Benchmark(
         keys=_each(("process",), ("isolation", "runs", "at", "total_mb_after_1",
                                   "total_mb_after_2", "ratio", "max_ratio", "server_mb_after_1",

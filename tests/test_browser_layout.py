@@ -202,4 +202,9 @@ def test_every_page_reads_at_projector_sizes(tmp_path, monkeypatch):
                 page.get_by_role("button", name="Train on antsbees").wait_for(timeout=90_000)
                 _settle(page)
                 _check(page, "data", problems)
+
+                page.goto(f"{url}/Lessons?lesson=vanishing_gradients")
+                page.get_by_text("Ask the class first").wait_for(timeout=90_000)
+                _settle(page)
+                _check(page, "lessons", problems)
     assert not problems, "\n".join(problems)

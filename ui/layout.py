@@ -14,6 +14,7 @@ PAGES = (
     ("pages/2_Augment.py", "Augment", ":material/photo_library:"),
     ("pages/3_Compare.py", "Compare", ":material/compare_arrows:"),
     ("pages/4_Data.py", "Data", ":material/folder_zip:"),
+    ("pages/5_Lessons.py", "Lessons", ":material/school:"),
 )
 # The sidebar's width in pixels: Streamlit's default (300) took 30% of a 1024 px projector.
 SIDEBAR_WIDTH = 250

@@ -169,6 +169,17 @@ def _files_to_fetch(name: str, folder: str) -> tuple[list[CacheFile], list[Cache
     return missing, corrupt
 
 
+def is_cached(name: str) -> bool:
+    """Whether every file of Keras' data set `name` is in Keras' cache (so it loads offline).
+
+    Why without the hash: a page asks it on every draw; a damaged file is still reported,
+    with its fix, when the data set is loaded.
+    """
+    folder = keras_cache_folder()
+    return name in CACHE_FILES and all(os.path.exists(os.path.join(folder, file.path))
+                                       for file in CACHE_FILES[name])
+
+
 def probe_download(url: str) -> str | None:
     """Why a download from `url` cannot start now (None if it can), in at most ~5 s.
 
