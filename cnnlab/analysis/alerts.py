@@ -84,6 +84,9 @@ VALIDATION_CHANCE_SKILL = 0.15
 OVERFITTING_GAP = 0.15
 OVERFITTING_LARGE_GAP = 0.25
 GAP_TREND_EPOCHS = 5
+# A slope under a tenth of a point an epoch is flat: least squares over a steady gap gives
+# +-1e-17, whose sign depends on the numpy build (a steady 20-point gap once read as widening).
+GAP_FLAT_SLOPE = 0.001
 
 
 def health_alerts(history, *, status: str | None = None, config: dict | None = None) -> list[Alert]:
@@ -302,10 +305,11 @@ def _accuracy_gap(epochs: pd.DataFrame) -> Alert | None:
     gap = float(gaps.tail(2).mean())
     recent = gaps.tail(GAP_TREND_EPOCHS)
     trend = float(np.polyfit(recent.index.to_numpy(dtype="float64"), recent.to_numpy(), 1)[0])
-    if gap < OVERFITTING_GAP or (gap < OVERFITTING_LARGE_GAP and trend <= 0):
+    widening = trend > GAP_FLAT_SLOPE
+    if gap < OVERFITTING_GAP or (gap < OVERFITTING_LARGE_GAP and not widening):
         return None
     train, val = table["accuracy"].tail(2).mean(), table["val_accuracy"].tail(2).mean()
-    how = ("and widening" if trend > 0 else "and not closing")
+    how = ("and widening" if widening else "and not closing")
     return Alert(
         "overfitting", "Overfitting",
         f"The training accuracy is {gap * 100:.0f} points above the validation accuracy "
