@@ -13,6 +13,7 @@ import hmac
 import os
 import re
 import secrets
+import unicodedata
 
 NAME_PATTERN = re.compile(r"[\w .'-]{1,40}")
 PASSWORD_ENV = "CNNLAB_TEACHER_PASSWORD"
@@ -24,8 +25,9 @@ def guest_name() -> str:
 
 
 def check_display_name(name: str) -> str:
-    """The name, trimmed; a ValueError saying what is allowed if it is not acceptable."""
-    trimmed = name.strip() if isinstance(name, str) else name
+    """The name, trimmed (and NFC-normalised, so a decomposed "é" is one letter); a
+    ValueError saying what is allowed if it is not acceptable."""
+    trimmed = unicodedata.normalize("NFC", name).strip() if isinstance(name, str) else name
     if not isinstance(trimmed, str) or not NAME_PATTERN.fullmatch(trimmed):
         raise ValueError(
             "Invalid display name. Expected 1 to 40 letters, digits, spaces or . ' - _, "

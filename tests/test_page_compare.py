@@ -14,6 +14,7 @@ from cnnlab.analysis.ablation import toggle_trick
 from cnnlab.analysis.compare import config_diff
 from cnnlab.charts import compare as compare_charts
 from cnnlab.config import ExperimentConfig
+from tests.apptest import plain
 from tests.apptest import ROOT, fresh_resources, plotly_figure  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.usefixtures("fresh_resources")
@@ -281,7 +282,7 @@ def test_a_custom_change_starts_one_run_and_a_bad_one_starts_nothing(store, runs
     ]:
         app.text_input(key="compare_custom").set_value(text)
         _button(app, "Start").click().run()
-        assert message in app.error[0].value, text
+        assert message in plain(app.error[0].value), text
         assert len(store.list_runs()) == count and not _manager().queued_ids()
     app.text_input(key="compare_custom").set_value("learning_rate=0.01, tricks.dropout_rate=0.3,epochs=3")
     _button(app, "Start").click().run()
@@ -300,7 +301,7 @@ def test_delete_asks_first_refuses_active_runs_and_removes_the_files(store, runs
     assert "Bob" in set(_table(app)["by"])
 
     _button(app, "Delete 4 selected").click().run()
-    warnings = " ".join(warning.value for warning in app.warning)
+    warnings = plain(" ".join(warning.value for warning in app.warning))
     assert "stop it first" in warnings and running in warnings
     assert f"Run {theirs} was started by Bob, not by you ({ME})" in warnings
     _button(app, "Cancel").click().run()

@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnnlab.store import RunStore
+from tests.apptest import plain
 from tests.apptest import ROOT, fresh_resources, open_page  # noqa: F401  (fixture)
 
 HOME_PAGE = str(ROOT / "app.py")
@@ -74,7 +75,7 @@ def test_bad_input_shows_the_error_and_writes_nothing(lab_home):
     assert "Batch size lowered from 32 to 4" in app.info[0].value
     app.number_input(key="train_batch_size").set_value(64)
     _train_button(app).click().run()
-    error = app.error[0].value
+    error = plain(app.error[0].value)
     assert "`batch_size` is larger than the training set" in error
     # Only advice that applies: a subset of 20 can grow, so raising `train_size` is offered.
     assert "lower `batch_size` to 4 (at most 20)" in error and "raise `train_size` (up to" in error
@@ -213,5 +214,5 @@ def test_a_waiting_run_says_where_it_stands_and_when_it_should_start(lab_home):
         app.query_params["run"] = run_id
         app = app.run().switch_page("pages/1_Train.py").run()
         assert not app.exception
-        assert [bar.text for bar in app.get("progress")] == [words]
+        assert [plain(bar.text) for bar in app.get("progress")] == [words]
     store.close()

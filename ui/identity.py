@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from cnnlab.sessions import check_display_name, guest_name, is_teacher_password, teacher_mode_available
+from cnnlab.text import md
 
 NAME_KEY = "session_name"
 TEACHER_KEY = "session_teacher"
@@ -45,7 +46,7 @@ def identity_sidebar() -> None:
         try:
             st.session_state[NAME_KEY] = check_display_name(typed)
         except ValueError as error:
-            st.error(str(error))
+            st.error(md(error))
     if not teacher_mode_available():
         return
     if is_teacher():

@@ -40,6 +40,7 @@ from cnnlab.store.schema import (
     bring_up_to_date,
     record_of,
 )
+from cnnlab.text import check_name
 
 # Other writers (threads of other stores, other processes) hold the write lock for
 # milliseconds; waiting this long means something is really wrong.
@@ -101,6 +102,7 @@ class RunStore:
         config_json = records.to_json(config, "config")
         if not isinstance(name, str):
             raise ValueError(f"Invalid run `name`. Expected a str. Received: {name!r}.")
+        check_name(name, what="run name")
         if not isinstance(session, str):
             raise ValueError(f"Invalid run `session`. Expected a str. Received: {session!r}.")
         now = records.now()
