@@ -24,8 +24,12 @@ import unicodedata
 # Streamlit's `:material/x:` icons, `:red[...]` colours and `$...$` LaTeX) or an entity
 # (`&lt;`). A backslash before any ASCII punctuation renders that character alone.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]{}()#+\-.!|<>~:$&])")
-# Autolinks GitHub-flavoured Markdown makes without any markup ("www.x", "https://x",
-# "ada@example.org") need an unescaped "." or ":" where the escape puts a backslash.
+# GitHub-flavoured Markdown turns "www.x", "https://x" and "ada@example.org" into links
+# without any markup, and it looks for them in the text *after* escapes are resolved
+# (mdast-util-gfm-autolink-literal), so a backslash does not stop it. A word joiner
+# (U+2060: invisible, no width, no line break) inside each pattern does.
+JOINER = "\u2060"
+_AUTOLINK = re.compile(r"(?i)(www)(?=\.)|(:)(?=//)|(@)")
 # Line breaks would start a new block (a heading, a list, a quote) in Markdown.
 _NEWLINES = re.compile(r"\r\n|[\r\n\u2028\u2029\x85]")
 
@@ -40,12 +44,13 @@ _ZERO_WIDTH = {"\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u180e"}
 def md(value: object) -> str:
     """`value` as Markdown that renders as exactly its text (on one line).
 
-    Backslash-escapes Markdown's punctuation, breaks autolinks (`www.`, `https://`,
-    emails, `javascript:`), turns line breaks into spaces and `<`/`>` into entities'
-    escaped forms, so no image, link, heading, list, HTML or LaTeX comes out of it.
+    Backslash-escapes Markdown's punctuation (`<` and `>` included, so no HTML) and breaks
+    autolinks (`www.`, `https://`, emails) with an invisible word joiner; line breaks
+    become spaces. No image, link, heading, list, HTML or LaTeX comes out of it.
     Streamlit's `:material/...:` icons and `:red[...]` colours need `:` and `[`, both escaped.
     """
     text = _NEWLINES.sub(" ", str(value))
+    text = _AUTOLINK.sub(lambda match: match.group(0) + JOINER, text)
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 

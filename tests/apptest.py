@@ -57,4 +57,4 @@ def plain(text: str) -> str:
     `cnnlab.text.md`: its backslash escapes removed."""
     import re
 
-    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text)
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text).replace("\u2060", "")  # autolink breaker

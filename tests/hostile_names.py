@@ -60,8 +60,8 @@ _ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 
 
 def unescaped(markdown: str) -> str:
-    """What Markdown that went through `cnnlab.text.md` reads as: backslash escapes and
-    code fences removed (enough to compare with the name, not a Markdown renderer)."""
+    """Markdown that went through `cnnlab.text.md` with its backslash escapes resolved, as
+    a renderer's text nodes hold it (the invisible word joiners stay)."""
     return _ESCAPE.sub(r"\1", markdown)
 
 
@@ -70,4 +70,5 @@ def shown_literally(name: str, markdown: str) -> bool:
     as exactly the name (newlines as spaces)."""
     from cnnlab.text import md
 
-    return md(name) in markdown and " ".join(name.split("\n")) in unescaped(markdown)
+    reads = unescaped(markdown).replace("\u2060", "")  # the invisible autolink breaker
+    return md(name) in markdown and " ".join(name.split("\n")) in reads
