@@ -9,7 +9,7 @@ import streamlit as st
 from cnnlab.config import ExperimentConfig
 from cnnlab.text import md
 from ui.experiment_form import experiment_form, load_augmentation, load_into_form
-from ui.identity import current_session
+from ui.identity import current_owner, current_session
 from ui.layout import page_setup
 from ui.resources import device_name, job_manager, store_error_message
 from ui.run_panel import show_run
@@ -41,7 +41,7 @@ if st.session_state.pop("train_collapse_form", False):
 def _start(config: ExperimentConfig) -> bool:
     """Queue a run of `config` and show it; a config that cannot run shows why."""
     try:
-        run_id = job_manager().submit(config, session=current_session())
+        run_id = job_manager().submit(config, session=current_session(), owner_key=current_owner())
     except ValueError as error:
         st.error(md(error), icon=":material/error:")
         return False

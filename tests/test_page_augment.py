@@ -10,8 +10,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from cnnlab.config import AugmentationConfig
-from tests.apptest import plain
-from tests.apptest import ROOT, fresh_resources, open_page  # noqa: F401  (fixture)
+from tests.apptest import ROOT, fresh_resources, open_page, plain  # noqa: F401  (fixture)
 from tests.images import png
 
 pytestmark = pytest.mark.usefixtures("fresh_resources")

@@ -12,8 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from cnnlab.analysis.history import RunHistory
 from cnnlab.lessons import get_lesson, measure
-from tests.apptest import plain
-from tests.apptest import ROOT, fresh_resources, plotly_figure  # noqa: F401  (fixture)
+from tests.apptest import ROOT, fresh_resources, plain, plotly_figure  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.usefixtures("fresh_resources")
 ME = "Ada"

@@ -24,7 +24,7 @@ from cnnlab.config import ExperimentConfig, parse_changes
 from cnnlab.sessions import check_may_modify
 from cnnlab.text import code, md
 from ui.compare_table import SELECTED, select
-from ui.identity import current_session, is_teacher
+from ui.identity import current_owner, current_session, is_teacher
 from ui.resources import job_manager, store_error_message
 
 BASELINE = "compare_baseline"
@@ -101,11 +101,11 @@ def _close_dialog() -> None:
 
 @st.dialog("Delete runs?", on_dismiss=_close_dialog)
 def _confirm_delete(run_ids: list[str]) -> None:
-    store, session, teacher = job_manager().store, current_session(), is_teacher()
+    store, owner, teacher = job_manager().store, current_owner(), is_teacher()
     doomed = []
     for record in filter(None, map(store.get_run, run_ids)):
         try:
-            check_may_modify(record, session, teacher=teacher, action="delete")
+            check_may_modify(record, owner, teacher=teacher, action="delete")
         except PermissionError as error:
             st.warning(md(error), icon=":material/block:")
             continue
@@ -149,7 +149,7 @@ def _start(baseline: str, build) -> None:
         variants = build(ExperimentConfig.from_dict(record.config))
         # Every variant is admitted before any is written (JobManager.submit_all).
         started = manager.submit_all([(variant.config, variant.name) for variant in variants],
-                                     session=current_session())
+                                     session=current_session(), owner_key=current_owner())
     except ValueError as error:
         st.session_state[ERROR] = str(error)
         return
@@ -178,7 +178,7 @@ def _stop(run_ids: list[str]) -> None:
         if record is None or not record.is_active:
             continue
         try:
-            check_may_modify(record, current_session(), teacher=is_teacher(), action="stop")
+            check_may_modify(record, current_owner(), teacher=is_teacher(), action="stop")
         except PermissionError as error:
             refused.append(str(error))
             continue

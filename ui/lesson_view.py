@@ -33,7 +33,7 @@ from cnnlab.text import md
 from cnnlab.training.status import describe, fraction_done
 from ui.compare_data import curves_of
 from ui.compare_table import select
-from ui.identity import current_session
+from ui.identity import current_owner, current_session
 from ui.resources import STATUS_ICONS, job_manager, store_error_message
 
 STARTED = "lessons_started"  # {lesson name: {run label: run id}}
@@ -89,7 +89,7 @@ def start_button(lesson: Lesson, started: dict[str, str]) -> None:
     if not clicked:
         return
     try:
-        runs = start_lesson(job_manager(), lesson, session=current_session())
+        runs = start_lesson(job_manager(), lesson, session=current_session(), owner_key=current_owner())
     except ValueError as error:
         st.error(md(error), icon=":material/error:")
         return
@@ -122,8 +122,8 @@ def _records(started: dict[str, str]) -> dict:
 
 def _live(lesson: Lesson, started: dict[str, str], statuses: dict) -> None:
     manager = job_manager()
-    more = start_waiting(manager, lesson, started, session=current_session()) \
-        if waiting_for(lesson, started, manager.store) else {}
+    more = start_waiting(manager, lesson, started, session=current_session(),
+                         owner_key=current_owner()) if waiting_for(lesson, started, manager.store) else {}
     if more:
         st.session_state[STARTED][lesson.name] = {**started, **more}
         st.rerun()

@@ -18,7 +18,7 @@ from cnnlab.sessions import may_modify
 from cnnlab.store import ACTIVE_STATUSES
 from cnnlab.text import code, md
 from cnnlab.training.status import describe, fraction_done, stage_of, start_estimates
-from ui.identity import current_session, is_teacher
+from ui.identity import current_owner, is_teacher
 from ui.insight_panel import show_alerts, show_insight
 from ui.resources import STATUS_ICONS, job_manager
 
@@ -69,7 +69,7 @@ def _panel(run_id: str, was_active: bool, interval: float | None = POLL_SECONDS)
 
 def _draw(manager, run_id: str, record, history) -> None:
     icon = STATUS_ICONS.get(record.status, "")
-    mine = may_modify(record, current_session(), teacher=is_teacher())
+    mine = may_modify(record, current_owner(), teacher=is_teacher())
     # The title has the row to itself, so a long name wraps instead of squeezing the button;
     # Stop sits under it, at its text's width.
     st.subheader(f"{icon} {md(record.name)}")
