@@ -2,7 +2,7 @@
 
 Routes: class folders of a zip upload and of a folder the CLI imports, data set names, run
 names, display names, share links, imported config JSON. Pages (AppTest): Train (the run
-panel, its Confusion tab with a clicked cell's caption, a failed run's error), Compare,
+panel, its Confusion tab with the chosen cell's caption, a failed run's error), Compare,
 Augment, Data, home, Lessons. Each page's Markdown-rendering elements are walked: no name
 may appear there raw (unescaped), and Plotly specs may hold no raw tag from a name.
 """
@@ -235,6 +235,11 @@ def test_train_shows_a_failed_runs_error_and_a_bad_link_literally(lab):
     app = _open("pages/1_Train.py", dataset=RUN_NAME)  # a share link with a hostile value
     check_page(app)
     assert any(md(RUN_NAME) in error.value for error in app.error)
+    # An imported config JSON naming a hostile data set: refused, the name quoted as text.
+    payload = json.dumps({"dataset": CLASSES[1], "epochs": 1}).encode()
+    app.file_uploader(key="train_import_file").upload("evil.json", payload, "application/json").run()
+    check_page(app)
+    assert any(shown_literally(CLASSES[1], error.value) for error in app.error)
 
 
 def test_compare_augment_data_home_and_lessons_show_names_literally(lab):
