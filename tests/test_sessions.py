@@ -257,6 +257,8 @@ def test_the_page_says_how_long_to_wait_after_too_many_failures(monkeypatch):
     for guess in ("a", "b", "c"):
         app.text_input(key="session_teacher_password").set_value(guess).run()
     assert "try again in 2 s" in plain(app.error[-1].value)
-    assert app.text_input(key="session_teacher_password").disabled
     app.run()
     assert any("try again in" in plain(warning.value) for warning in app.warning)
+    app.text_input(key="session_teacher_password").set_value("s3cret").run()  # too early
+    assert "session_teacher" not in app.session_state
+    assert "from this browser: try again in" in plain(app.error[-1].value)

@@ -134,7 +134,9 @@ def _teacher_password(owner: str, name: str) -> None:
     guard = sign_in_guard()
     with st.expander("Teacher mode", expanded=PASSWORD_MESSAGE in st.session_state):
         wait = guard.wait_s(owner)
-        st.text_input("Password", type="password", key=PASSWORD_KEY, disabled=wait > 0,
+        # Never disabled: nothing would rerun the page to enable it again when the wait is
+        # over; a try made too early is refused without checking (cnnlab.sign_in).
+        st.text_input("Password", type="password", key=PASSWORD_KEY,
                       on_change=_try_password, args=(owner, name))
         message = st.session_state.pop(PASSWORD_MESSAGE, None)
         if message:
