@@ -261,3 +261,17 @@ def test_compare_augment_data_home_and_lessons_show_names_literally(lab):
 
 def test_plot_labels_of_class_names_round_trip():
     assert [plot(name) for name in CLASSES] == plot_all(CLASSES)
+
+
+def test_chart_legends_hover_and_bars_carry_names_as_text():
+    import pandas as pd
+
+    from cnnlab.charts import compare as compare_charts
+    from cnnlab.charts import lessons as lesson_charts
+
+    name = "<a href='https://example.invalid'>x</a><br><b>run</b>"
+    profiles = {"r1": pd.Series([1e-3, 1e-2], index=["conv1", "predictions"])}
+    figure = compare_charts.gradient_profiles_figure(profiles, {"r1": name}, {"r1": "#1f77b4"})
+    bars = lesson_charts.figure_bars({"r1": 0.5}, {"r1": name}, {"r1": "#1f77b4"}, title="loss")
+    labels = [figure.data[0].name, figure.data[0].hovertemplate, *bars.data[0].y]
+    assert all(plot(name) in label and name not in label for label in labels), labels
