@@ -7,8 +7,9 @@ import sqlite3
 import streamlit as st
 
 from cnnlab.config import ExperimentConfig
+from cnnlab.text import md
 from ui.experiment_form import experiment_form, load_augmentation, load_into_form
-from ui.identity import current_session
+from ui.identity import current_owner, current_session
 from ui.layout import page_setup
 from ui.resources import device_name, job_manager, store_error_message
 from ui.run_panel import show_run
@@ -17,7 +18,7 @@ from ui.share_controls import new_link_config, share_and_import
 page_setup("Train")
 st.title("Train")
 device = device_name()  # None while TensorFlow still loads in the background
-st.caption(f"Runs train in the background{f' on **{device}**' if device else ''}; leave or "
+st.caption(f"Runs train in the background{f' on **{md(device)}**' if device else ''}; leave or "
            "reload this page and the run goes on.")
 
 # Streamlit forgets the widgets of a page one leaves: coming back, the form is refilled
@@ -40,12 +41,12 @@ if st.session_state.pop("train_collapse_form", False):
 def _start(config: ExperimentConfig) -> bool:
     """Queue a run of `config` and show it; a config that cannot run shows why."""
     try:
-        run_id = job_manager().submit(config, session=current_session())
+        run_id = job_manager().submit(config, session=current_session(), owner_key=current_owner())
     except ValueError as error:
-        st.error(str(error), icon=":material/error:")
+        st.error(md(error), icon=":material/error:")
         return False
     except sqlite3.OperationalError as error:  # busy or full: said in words, not SQLite's
-        st.error(store_error_message(error), icon=":material/error:")
+        st.error(md(store_error_message(error)), icon=":material/error:")
         return False
     st.session_state["train_run_id"] = run_id
     st.query_params["run"] = run_id
@@ -77,7 +78,7 @@ with st.expander("Experiment settings", expanded=attached is None, icon=":materi
         share_and_import(draft.config, _start)
 if submitted:
     if draft.config is None:
-        st.error(draft.error, icon=":material/error:")
+        st.error(md(draft.error), icon=":material/error:")
     elif _start(draft.config):
         st.rerun()  # draw the new run, the form folded
 

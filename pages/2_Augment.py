@@ -15,6 +15,7 @@ from cnnlab.data.images import (
     for_display,
     sample_photos,
 )
+from cnnlab.text import md
 from ui.augmentation_controls import augmentation_controls
 from ui.layout import page_setup
 
@@ -66,7 +67,7 @@ with st.sidebar:
 try:
     config = AugmentationConfig(**values)
 except ValueError as error:
-    st.error(str(error), icon=":material/error:")
+    st.error(md(error), icon=":material/error:")
     st.stop()
 
 # What to preview, in one row across the page (wrapping on a narrow screen): in a column
@@ -99,7 +100,7 @@ with controls:
         with st.spinner("Loading the data set..."):  # load_dataset caches it for the process
             data = load_dataset(dataset, image_size=image_size or None, seed=0)
     except (DatasetUnavailableError, ValueError) as error:
-        st.warning(f"{info.title} cannot be loaded here: {error}", icon=":material/cloud_off:")
+        st.warning(f"{md(info.title)} cannot be loaded here: {md(error)}", icon=":material/cloud_off:")
     if source == "Data set image" and data is not None:
         index = st.slider("Training image", 0, len(data.x_train) - 1, 0, key="augment_index")
         image = data.x_train[index]
@@ -118,14 +119,14 @@ with controls:
                 image = _photo(upload.getvalue(), info.channels)
                 title = upload.name
             except ValueError as error:
-                st.error(str(error), icon=":material/broken_image:")
+                st.error(md(error), icon=":material/broken_image:")
     if image is not None and source != "Data set image":
         # A photo keeps its detail in the preview; training still fits it to the data set's size.
         preview_size = image.shape[0]
         title = (f"{title}, previewed at {preview_size}×{preview_size}; training fits it to "
                  f"{side}×{side}×{info.channels}")
     if image is not None:
-        st.image(for_display(image, 160), caption=f"Original: {title}", width=160)
+        st.image(for_display(image, 160), caption=f"Original: {md(title)}", width=160)
 
     with st.container(horizontal=True, vertical_alignment="bottom", key="augment_seed_row"):
         seed = st.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1,
@@ -154,10 +155,10 @@ with preview:
         if not config.enabled:
             st.markdown("**Augmentation is off**: every version is the original.")
         elif source == "Data set image":
-            st.markdown(f"**What the network sees**: {count} versions, seed {int(seed)}")
+            st.markdown(f"**What the network sees**: {count:d} versions, seed {int(seed)}")
         else:
-            st.markdown(f"**What the transforms do**: {count} versions, seed {int(seed)}, at the "
-                        f"photo's detail (training applies them at {side}×{side})")
+            st.markdown(f"**What the transforms do**: {count:d} versions, seed {int(seed)}, at the "
+                        f"photo's detail (training applies them at {side:d}×{side:d})")
         grid = preview_grid(image, config, count=count, seed=int(seed), training_side=side)
         per_row = math.isqrt(count)
         for start in range(0, count, per_row):
@@ -173,13 +174,13 @@ if config.mixup_alpha or config.cutmix_alpha:
         start = max(0, stop - 8)
         mixed, labels = preview_mix(data.x_train[start:stop], data.y_train[start:stop], config,
                                     num_classes=data.num_classes, seed=int(seed))
-        st.caption(f"Training images #{start} to #{stop - 1} of {info.title}, mixed as one batch "
+        st.caption(f"Training images #{start:d} to #{stop - 1:d} of {md(info.title)}, mixed as one batch "
                    "after the transforms above. Under each image: the label the loss compares "
                    "the prediction with.")
         for row in range(0, len(mixed), 8):
             for column, picture, label in zip(st.columns(8), mixed[row:row + 8], labels[row:row + 8]):
                 column.image(for_display(picture, 160), width="stretch",
-                             caption=mix_caption(label, data.class_names))
+                             caption=md(mix_caption(label, data.class_names)))
 
 st.subheader("The pipeline")
 with st.container(horizontal=True, vertical_alignment="center", gap="large", key="augment_pipeline"):

@@ -50,3 +50,11 @@ def _decoded(value):
     if isinstance(value, list):
         return [_decoded(item) for item in value]
     return value
+
+
+def plain(text: str) -> str:
+    """What an element's Markdown reads as once rendered, for texts that went through
+    `cnnlab.text.md`: its backslash escapes removed."""
+    import re
+
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text).replace("\u2060", "")  # autolink breaker

@@ -27,7 +27,7 @@ from cnnlab.store import RunStore
 from cnnlab.training import JobManager, executor, job, memory
 from cnnlab.training.transfer import load_run_model
 from cnnlab.units import format_bytes
-from tests.apptest import ROOT, fresh_resources, open_page  # noqa: F401  (fixture)
+from tests.apptest import ROOT, fresh_resources, open_page, plain  # noqa: F401  (fixture)
 
 
 def _keras_files(folder) -> list[str]:
@@ -108,7 +108,7 @@ def test_the_train_page_shows_the_memory_refusal_and_writes_nothing(lab_home, mo
     app.number_input(key="train_epochs").set_value(1)
     next(button for button in app.button if button.label == "Train").click().run()
     assert not app.exception
-    errors = [error.value for error in app.error]
+    errors = [plain(error.value) for error in app.error]
     assert any(text.startswith("Not enough memory to start this run.")
                and "1 MB available" in text for text in errors), errors
     assert RunStore(lab_home).list_runs() == []
@@ -116,14 +116,14 @@ def test_the_train_page_shows_the_memory_refusal_and_writes_nothing(lab_home, mo
 
 @pytest.mark.usefixtures("fresh_resources")
 def test_a_busy_store_at_submit_is_a_friendly_message_not_sqlite_words(lab_home, monkeypatch):
-    def locked(self, config, name=None, session=""):
+    def locked(self, config, name=None, session="", owner_key=""):
         raise sqlite3.OperationalError("database is locked")
 
     monkeypatch.setattr(JobManager, "submit", locked)
     app = open_page("pages/1_Train.py")
     next(button for button in app.button if button.label == "Train").click().run()
     assert not app.exception
-    shown = [element.value for element in (*app.error, *app.markdown, *app.caption)]
+    shown = [plain(element.value) for element in (*app.error, *app.markdown, *app.caption)]
     assert "The lab's run store is busy; try again in a moment." in shown
     assert not any("database is locked" in str(text) for text in shown)
     assert RunStore(lab_home).list_runs() == []

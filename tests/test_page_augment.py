@@ -10,7 +10,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from cnnlab.config import AugmentationConfig
-from tests.apptest import ROOT, fresh_resources, open_page  # noqa: F401  (fixture)
+from tests.apptest import ROOT, fresh_resources, open_page, plain  # noqa: F401  (fixture)
 from tests.images import png
 
 pytestmark = pytest.mark.usefixtures("fresh_resources")
@@ -68,7 +68,7 @@ def test_mixing_shows_blended_labels_and_the_seed_reproduces_the_grid():
     app.toggle(key="augment_horizontal_flip").set_value(True)
     app.toggle(key="augment_mixup_alpha_on").set_value(True).run()
     assert not app.exception
-    captions = [caption for image in app.image for caption in image.captions if " + " in caption]
+    captions = [plain(caption) for image in app.image for caption in image.captions if " \\+ " in caption]
     assert captions, "MixUp captions name two classes with their weights"
     weights = [float(part.split()[0]) for part in captions[0].split(" + ")]
     assert sum(weights) == pytest.approx(1.0, abs=0.011)
@@ -93,13 +93,13 @@ def test_uploads_decode_or_show_the_error():
     assert not app.exception and not app.error
     # Previewed at 128 px at least (not the training size's blocks); trained at 32.
     # The Train form's data set by default: the digits, grey.
-    assert "photo.png, previewed at 128×128; training fits it to 32×32×1" in app.image[0].captions[0]
+    assert "photo.png, previewed at 128×128; training fits it to 32×32×1" in plain(app.image[0].captions[0])
     assert len(grid_urls(app)) == 9
 
     app.segmented_control(key="augment_source").set_value("Sample photo").run()
     assert not app.exception
     # The sample photos are 427×640: previewed at the largest preview side.
-    assert "previewed at 256×256; training fits it to 32×32×1" in app.image[0].captions[0]
+    assert "previewed at 256×256; training fits it to 32×32×1" in plain(app.image[0].captions[0])
 
 
 def test_the_preview_sides_are_the_engines():

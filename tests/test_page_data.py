@@ -10,10 +10,10 @@ from cnnlab.config import ExperimentConfig
 from cnnlab.data.image_folders import import_images
 from cnnlab.data.image_store import datasets_dir, list_stored
 from cnnlab.store import RunStore
+from cnnlab.text import md
 from tests.apptest import fresh_resources, open_page  # noqa: F401  (fixture)
 from tests.hostile_corpus import LIMITS, make_zip
 from tests.images import photo
-from ui.data_import import escape
 from ui.resources import job_manager
 
 pytestmark = pytest.mark.usefixtures("fresh_resources")
@@ -108,7 +108,7 @@ def test_delete_asks_first(lab_home):
 
 
 def test_escape():
-    assert escape("a_b [x](y) :material/home: 1.5") == "a\\_b \\[x\\]\\(y\\) \\:material/home\\: 1\\.5"
+    assert md("a_b [x](y) :material/home: 1.5") == "a\\_b \\[x\\]\\(y\\) \\:material/home\\: 1\\.5"
 
 
 

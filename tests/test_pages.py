@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cnnlab.store import RunStore
-from tests.apptest import ROOT, fresh_resources, open_page  # noqa: F401  (fixture)
+from tests.apptest import ROOT, fresh_resources, open_page, plain  # noqa: F401  (fixture)
 
 HOME_PAGE = str(ROOT / "app.py")
 
@@ -74,7 +74,7 @@ def test_bad_input_shows_the_error_and_writes_nothing(lab_home):
     assert "Batch size lowered from 32 to 4" in app.info[0].value
     app.number_input(key="train_batch_size").set_value(64)
     _train_button(app).click().run()
-    error = app.error[0].value
+    error = plain(app.error[0].value)
     assert "`batch_size` is larger than the training set" in error
     # Only advice that applies: a subset of 20 can grow, so raising `train_size` is offered.
     assert "lower `batch_size` to 4 (at most 20)" in error and "raise `train_size` (up to" in error
@@ -88,11 +88,17 @@ def test_reloading_the_page_reattaches_to_the_run(lab_home):
     store = RunStore(lab_home)
     run = store.list_runs()[0]
     # A new session (a reload, another tab) with no run in the URL finds the active run;
-    # the address keeps the name, so the same person may stop it.
-    assert app.query_params["who"] in (app.session_state["session_name"],
-                                       [app.session_state["session_name"]])
+    # the address keeps the browser's key, so the same browser may stop it. The name alone,
+    # which anyone can type, gives no Stop button.
+    key = app.session_state["session_browser_key"]
+    assert app.query_params["key"] in (key, [key])
+    stranger = AppTest.from_file(HOME_PAGE, default_timeout=60)
+    stranger.query_params["who"] = app.session_state["session_name"]
+    stranger = stranger.run().switch_page("pages/1_Train.py").run()
+    assert run.run_id in " ".join(caption.value for caption in stranger.caption)
+    assert not any(button.label == "Stop" for button in stranger.button)
     other = AppTest.from_file(HOME_PAGE, default_timeout=60)
-    other.query_params["who"] = app.session_state["session_name"]
+    other.query_params["key"] = key
     other = other.run().switch_page("pages/1_Train.py").run()
     captions = " ".join(caption.value for caption in other.caption)
     assert run.run_id in captions
@@ -213,5 +219,5 @@ def test_a_waiting_run_says_where_it_stands_and_when_it_should_start(lab_home):
         app.query_params["run"] = run_id
         app = app.run().switch_page("pages/1_Train.py").run()
         assert not app.exception
-        assert [bar.text for bar in app.get("progress")] == [words]
+        assert [plain(bar.text) for bar in app.get("progress")] == [words]
     store.close()

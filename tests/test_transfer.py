@@ -52,7 +52,7 @@ from cnnlab.training.transfer import (
     plan_phases,
     trainable_by_phase,
 )
-from tests.apptest import fresh_resources  # noqa: F401  (fixture)
+from tests.apptest import fresh_resources, plain  # noqa: F401  (fixture)
 from tests.keras_home import NO_NETWORK, offline_keras_home, write_mobilenet_v2_weights
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -509,4 +509,4 @@ def test_the_controls_list_completed_runs_and_show_which_layers_train():
 
     app.session_state["train_image_size"] = 20  # the form's image size changed
     app.run()
-    assert "Pick the same image size (16 pixels)" in app.warning[0].value
+    assert "Pick the same image size (16 pixels)" in plain(app.warning[0].value)

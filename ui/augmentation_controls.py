@@ -17,6 +17,7 @@ import dataclasses
 import streamlit as st
 
 from cnnlab.config import FILL_MODES, AugmentationConfig, field_help
+from cnnlab.text import md
 
 # (field, label, slider minimum, maximum, step, strength when first switched on, format),
 # by group, in the order the pipeline applies them (cnnlab.augment.pipeline).
@@ -83,16 +84,18 @@ def augmentation_controls(prefix: str, initial: AugmentationConfig | None = None
     for group, rows in TRANSFORMS.items():
         where = (containers or {}).get(group)
         with where if where is not None else st.container():
-            st.markdown(f"**{group}**")
+            st.markdown(f"**{group}**")  # text: lab-written (TRANSFORMS' group names)
             if group in GROUP_NOTES:
                 st.caption(GROUP_NOTES[group])
             if group == "Geometry":
                 for field, label in FLIPS:
-                    values[field] = st.toggle(label, key=f"{prefix}{field}",
+                    values[field] = st.toggle(label, key=f"{prefix}{field}",  # text: lab-written (FLIPS)
                                               help=field_help(AugmentationConfig, field))
             for field, label, low, high, step, _, fmt in rows:
-                on = st.toggle(label, key=f"{prefix}{field}_on", help=field_help(AugmentationConfig, field))
-                amount = st.slider(label, low, high, step=step, format=fmt, key=f"{prefix}{field}",
+                on = st.toggle(label, key=f"{prefix}{field}_on",  # text: lab-written (TRANSFORMS)
+                               help=field_help(AugmentationConfig, field))
+                amount = st.slider(label, low, high, step=step, format=fmt,  # text: lab-written (TRANSFORMS)
+                                   key=f"{prefix}{field}",
                                    disabled=not on, label_visibility="collapsed")
                 values[field] = amount if on else type(amount)(0)
             if group == "Geometry":

@@ -22,8 +22,9 @@ from cnnlab.analysis.ablation import (
 )
 from cnnlab.config import ExperimentConfig, parse_changes
 from cnnlab.sessions import check_may_modify
+from cnnlab.text import code, md
 from ui.compare_table import SELECTED, select
-from ui.identity import current_session, is_teacher
+from ui.identity import current_owner, current_session, is_teacher
 from ui.resources import job_manager, store_error_message
 
 BASELINE = "compare_baseline"
@@ -45,12 +46,12 @@ def variant_buttons(baseline: str) -> None:
     """"The same but with …": one trick toggled, the ablation grid, seeds, a custom change."""
     record = job_manager().store.get_run(baseline)
     if record is None:
-        st.warning(f"Run {baseline} was deleted meanwhile. Pick another baseline.")
+        st.warning(f"Run {code(baseline)} was deleted meanwhile. Pick another baseline.")
         return
     try:
         config = ExperimentConfig.from_dict(record.config)
     except (ValueError, TypeError) as error:
-        st.error(f"This run's config cannot be rerun: {error}", icon=":material/error:")
+        st.error(f"This run's config cannot be rerun: {md(error)}", icon=":material/error:")
         return
     st.markdown("**Start the same but with …**")
     # Buttons as wide as their words, wrapping to a new row on a narrow screen: in equal
@@ -59,7 +60,7 @@ def variant_buttons(baseline: str) -> None:
         for trick in TRICKS:
             # "with dropout", or "without dropout" where the baseline has it on.
             what = toggle_trick(config, trick).name.rsplit(" · ", 1)[-1].replace("l2", "L2")
-            st.button(what, key=f"compare_toggle_{trick}",
+            st.button(what, key=f"compare_toggle_{trick}",  # text: lab-written (a trick's name from TRICKS)
                       on_click=_start, args=(baseline, lambda c, t=trick: [toggle_trick(c, t)]))
         st.button("Ablation grid (all four)", key="compare_ablation", type="primary",
                   icon=":material/grid_view:", on_click=_start,
@@ -68,7 +69,7 @@ def variant_buttons(baseline: str) -> None:
     with st.container(horizontal=True, vertical_alignment="bottom", key="compare_more_variants"):
         count = st.number_input("Seeds", min_value=2, max_value=MAX_SEEDS, value=3, step=1,
                                 key="compare_seed_count", width=110)
-        st.button(f"Repeat over {count} seeds", key="compare_repeat", icon=":material/casino:",
+        st.button(f"Repeat over {int(count)} seeds", key="compare_repeat", icon=":material/casino:",
                   on_click=_start, args=(baseline, lambda c: over_seeds(c, int(count))[1:]),
                   help="Starts the other seeds; this run is the first. Shows run-to-run noise.")
     with st.container(horizontal=True, vertical_alignment="bottom", key="compare_custom_row"):
@@ -100,22 +101,22 @@ def _close_dialog() -> None:
 
 @st.dialog("Delete runs?", on_dismiss=_close_dialog)
 def _confirm_delete(run_ids: list[str]) -> None:
-    store, session, teacher = job_manager().store, current_session(), is_teacher()
+    store, owner, teacher = job_manager().store, current_owner(), is_teacher()
     doomed = []
     for record in filter(None, map(store.get_run, run_ids)):
         try:
-            check_may_modify(record, session, teacher=teacher, action="delete")
+            check_may_modify(record, owner, teacher=teacher, action="delete")
         except PermissionError as error:
-            st.warning(str(error), icon=":material/block:")
+            st.warning(md(error), icon=":material/block:")
             continue
         if record.is_active:
-            st.warning(f"**{record.name}** (`{record.run_id}`) is {record.status}: stop it first, "
+            st.warning(f"**{md(record.name)}** ({code(record.run_id)}) is {md(record.status)}: stop it first, "
                        "then delete it.", icon=":material/block:")
         else:
             doomed.append(record)
     if doomed:
         st.markdown(f"These {len(doomed)} runs, their metrics and their files will be deleted "
-                    "for good:\n" + "\n".join(f"- {record.name} (`{record.run_id}`)" for record in doomed))
+                    "for good:\n" + "\n".join(f"- {md(record.name)} ({code(record.run_id)})" for record in doomed))
     yes, no = st.columns(2)
     if doomed and yes.button(f"Delete {len(doomed)} runs", key="compare_delete_confirm",
                              type="primary", icon=":material/delete_forever:", width="stretch"):
@@ -148,7 +149,7 @@ def _start(baseline: str, build) -> None:
         variants = build(ExperimentConfig.from_dict(record.config))
         # Every variant is admitted before any is written (JobManager.submit_all).
         started = manager.submit_all([(variant.config, variant.name) for variant in variants],
-                                     session=current_session())
+                                     session=current_session(), owner_key=current_owner())
     except ValueError as error:
         st.session_state[ERROR] = str(error)
         return
@@ -177,7 +178,7 @@ def _stop(run_ids: list[str]) -> None:
         if record is None or not record.is_active:
             continue
         try:
-            check_may_modify(record, current_session(), teacher=is_teacher(), action="stop")
+            check_may_modify(record, current_owner(), teacher=is_teacher(), action="stop")
         except PermissionError as error:
             refused.append(str(error))
             continue
@@ -201,6 +202,6 @@ def _stop(run_ids: list[str]) -> None:
 def messages() -> None:
     """What the last action did, shown once."""
     if ERROR in st.session_state:
-        st.error(st.session_state.pop(ERROR), icon=":material/error:")
+        st.error(md(st.session_state.pop(ERROR)), icon=":material/error:")
     if NOTICE in st.session_state:
-        st.success(st.session_state.pop(NOTICE), icon=":material/check_circle:")
+        st.success(md(st.session_state.pop(NOTICE)), icon=":material/check_circle:")

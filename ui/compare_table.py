@@ -14,6 +14,7 @@ import streamlit as st
 
 from cnnlab.analysis import compare
 from cnnlab.store import STATUSES
+from cnnlab.text import md
 from cnnlab.training.status import stage_of
 
 SELECTED = "compare_selected"  # the compared run ids, oldest first
@@ -46,11 +47,11 @@ def run_counts(records) -> None:
     queued = stages.count("queued")
     running = len(stages) - starting - queued
     finished = len(records) - len(stages)
-    st.markdown(f":blue-badge[:material/autorenew: {running} running] "
-                + (f":violet-badge[:material/hourglass_top: {starting} starting a worker] "
+    st.markdown(f":blue-badge[:material/autorenew: {running:d} running] "
+                + (f":violet-badge[:material/hourglass_top: {starting:d} starting a worker] "
                    if starting else "")
-                + f":orange-badge[:material/schedule: {queued} queued] "
-                f":gray-badge[{finished} finished]")
+                + f":orange-badge[:material/schedule: {queued:d} queued] "
+                f":gray-badge[{finished:d} finished]")
 
 
 def runs_picker(records, table: pd.DataFrame) -> list[str]:
@@ -77,7 +78,7 @@ def runs_picker(records, table: pd.DataFrame) -> list[str]:
     note = f" ({len(hidden)} hidden by the filters)" if hidden else ""
     # Between the filters and the table: the table's toolbar, which appears above its top
     # right corner on hover, covered the Search box when the table came right after it.
-    st.caption(f"**{len(selected)}** of {len(records)} runs selected{note}. Tick rows to compare "
+    st.caption(f"**{len(selected)}** of {len(records)} runs selected{md(note)}. Tick rows to compare "
                "them; click a column's header to sort.")
     st.dataframe(
         shown[list(COLUMNS)], key=TABLE, on_select="rerun", selection_mode="multi-row",

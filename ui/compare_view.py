@@ -13,6 +13,7 @@ import streamlit as st
 from cnnlab.analysis import compare
 from cnnlab.charts import compare as compare_charts
 from cnnlab.store import ACTIVE_STATUSES
+from cnnlab.text import md
 from cnnlab.training.status import describe, fraction_done, start_estimates
 from ui.compare_data import curves_of, gradient_profile_of, table_of
 from ui.resources import job_manager
@@ -89,7 +90,7 @@ def _progress(training, labels, estimates: dict, per_row: int = 4) -> None:
         for column, record in zip(st.columns(per_row), training[start:start + per_row]):
             label = labels.get(record.run_id, record.run_id)
             words = describe(record, estimates.get(record.run_id), short=True)
-            column.progress(fraction_done(record) or 0.0, text=f"**{label}**: {words}")
+            column.progress(fraction_done(record) or 0.0, text=f"**{md(label)}**: {md(words)}")
 
 
 def _differences(configs, labels, colors, statuses, baseline) -> None:
@@ -118,7 +119,7 @@ def _delta(curves, baseline, labels, colors) -> None:
     try:
         table = compare.delta(curves, metric, baseline)
     except ValueError as error:
-        st.info(str(error))
+        st.info(md(error))
         return
     if not table.notna().to_numpy().any():
         # Variants still queued, or in their first epoch: nothing to subtract yet. An empty

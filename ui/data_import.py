@@ -1,13 +1,11 @@
 """The Data page's parts: upload a zip of class folders, see what it holds, import it; manage.
 
 Everything the upload holds is shown as plain text (tables, `st.text`) or with markdown
-escaped: file and folder names come from strangers, and a name such as
+escaped (cnnlab.text.md): file and folder names come from strangers, and a name such as
 `![x](http://tracker/)` must not become an image request in a classroom's browsers.
 """
 
 from __future__ import annotations
-
-import re
 
 import streamlit as st
 
@@ -20,15 +18,10 @@ from cnnlab.data.image_folders import (
 )
 from cnnlab.data.image_store import delete_stored, list_stored, suggest_name
 from cnnlab.data.uploads.limits import upload_limits
+from cnnlab.text import code, md
 from cnnlab.units import MB, format_bytes
 
 SIZES = (16, 24, 32, 48, 64, 96, 128, 160, 192, 224, 256)
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
-
-
-def escape(text: str) -> str:
-    """`text` with every markdown character escaped, for messages that quote an upload."""
-    return _MARKDOWN.sub(r"\\\1", text)
 
 
 def effective_limits():
@@ -82,7 +75,7 @@ def _scan(upload, limits):
         st.session_state["data_name"] = suggest_name(upload.name)
     result = cached[1]
     if isinstance(result, ValueError):
-        st.error(escape(str(result)), icon=":material/block:")
+        st.error(md(result), icon=":material/block:")
         if isinstance(result, NotEnoughClasses):
             _skipped_table(result.scan)
         return None
@@ -94,14 +87,14 @@ def _progress(bar, text: str):
 
     def update(done: int, total: int) -> None:
         if done % max(1, total // 100) == 0:
-            bar.progress(done / max(total, 1), text=text)
+            bar.progress(done / max(total, 1), text=md(text))
 
     return update
 
 
 def show_summary(scan) -> None:
     """What the upload holds: the one-line summary, images per class, notes, skipped files."""
-    st.success(escape(f"{scan.label}: {scan.text()}"), icon=":material/fact_check:")
+    st.success(md(f"{scan.label}: {scan.text()}"), icon=":material/fact_check:")
     st.dataframe({"class": list(scan.class_names), "images": list(scan.class_counts)},
                  hide_index=True)
     for note in scan.notes:
@@ -147,10 +140,10 @@ def _import(scan, name, size, test_fraction, seed, channels) -> None:
                                channels=channels, progress=_progress(bar, "Importing..."))
     except ValueError as error:
         bar.empty()
-        st.error(escape(str(error)), icon=":material/error:")
+        st.error(md(error), icon=":material/error:")
         return
     bar.empty()
-    st.success(escape(f"Stored '{manifest.name}': {manifest.description()}"),
+    st.success(md(f"Stored '{manifest.name}': {manifest.description()}"),
                icon=":material/check_circle:")
     train_button(manifest, key=f"data_train_imported_{manifest.name}")
 
@@ -162,7 +155,7 @@ def train_button(manifest, *, key: str) -> None:
     so on the click's rerun it is not drawn and would read False; a callback runs anyway.
     `follow_train_link` (at the top of the page) then switches page.
     """
-    st.button(f"Train on {manifest.name}", key=key, type="primary", icon=":material/play_arrow:",
+    st.button(f"Train on {md(manifest.name)}", key=key, type="primary", icon=":material/play_arrow:",
               on_click=st.session_state.__setitem__, args=("data_train_on", manifest.key))
 
 
@@ -186,8 +179,8 @@ def stored_section() -> None:
     confirming = st.session_state.get("data_confirm_delete")
     for manifest in stored:
         with st.container(border=True):
-            st.markdown(f"**{escape(manifest.name)}** · `{manifest.key}`")
-            st.caption(escape(manifest.description()))
+            st.markdown(f"**{md(manifest.name)}** · {code(manifest.key)}")
+            st.caption(md(manifest.description()))
             if manifest.skipped_count:
                 st.caption(f"{manifest.skipped_count:,} files were skipped at import.")
             if confirming != manifest.name:
@@ -212,7 +205,7 @@ def _delete(name: str) -> None:
     try:
         delete_stored(name)
     except ValueError as error:
-        st.error(escape(str(error)), icon=":material/error:")
+        st.error(md(error), icon=":material/error:")
         return
-    st.toast(f"Deleted {name}.")
+    st.toast(f"Deleted {md(name)}.")
     st.rerun()

@@ -41,6 +41,7 @@ from cnnlab.config import (
 from cnnlab.data import DATASETS
 from cnnlab.models.backbones import is_backbone
 from cnnlab.models.registry import ARCHITECTURES
+from cnnlab.text import md
 from ui.augmentation_controls import augmentation_controls
 from ui.augmentation_controls import load_augmentation as load_augmentation_controls
 from ui.transfer_controls import transfer_controls, transfer_view
@@ -182,15 +183,15 @@ def _data_section() -> dict:
                            key="train_dataset", help=field_help(ExperimentConfig, "dataset"),
                            on_change=_fit_batch_size)
     info = DATASETS[dataset]
-    st.caption(info.description + (" Downloads into Keras' cache on first use." if info.needs_download else ""))
+    st.caption(md(info.description) + (" Downloads into Keras' cache on first use." if info.needs_download else ""))
     if "train_batch_note" in st.session_state:
-        st.info(st.session_state.pop("train_batch_note"), icon=":material/tune:")
+        st.info(md(st.session_state.pop("train_batch_note")), icon=":material/tune:")
     train_size = st.number_input(
         "Training images (0 = all)", min_value=0, step=100, key="train_train_size",
         help="Train on a subset to see overfitting, as with the lectures' 2,000 images.",
         on_change=_fit_batch_size)
     image_size = st.number_input(
-        f"Image size in pixels (0 = the data set's {info.default_size})", min_value=0,
+        f"Image size in pixels (0 = the data set's {info.default_size:d})", min_value=0,
         max_value=256, step=4, key="train_image_size", help=field_help(ExperimentConfig, "image_size"))
     validation_fraction = st.slider("Validation fraction", 0.0, 0.5, step=0.05,
                                     key="train_validation_fraction",
@@ -230,7 +231,7 @@ def _summary(slot, draft: Draft) -> None:
     with slot:
         st.markdown("**Before training**")
         if draft.config is None:
-            st.caption(f"No summary yet: {draft.error}")
+            st.caption(f"No summary yet: {md(draft.error)}")
         else:
             show_model_summary(draft.config)
 
@@ -288,7 +289,7 @@ def _optimizer_section(data: dict) -> dict:
                                                       help=field_help(OptimizerOptions, name))
         else:
             options[name] = columns[index % 2].number_input(
-                name.replace("_", " ").capitalize(), min_value=0.0, format="%g", step=0.01,
+                md(name.replace("_", " ").capitalize()), min_value=0.0, format="%g", step=0.01,
                 key=key, help=field_help(OptimizerOptions, name))
     clip = st.radio("Gradient clipping", ["off", "by norm", "by value"], horizontal=True,
                     key="train_clipping")
@@ -307,7 +308,7 @@ def _optimizer_section(data: dict) -> dict:
     elif variant == VARIANTS[2]:
         batch_size = 1
     if count:
-        st.caption(_variant_cost(variant, count, int(batch_size)))
+        st.caption(md(_variant_cost(variant, count, int(batch_size))))
     epochs_column, seed_column = st.columns(2)
     epochs = epochs_column.number_input("Epochs", min_value=1, key="train_epochs")
     seed = seed_column.number_input("Seed", min_value=0, key="train_seed")
@@ -352,7 +353,7 @@ def _schedule_section() -> dict:
         if name in SCHEDULE_PARAMETERS[kind]:
             integer = name in ("step_size", "patience")
             schedule[name] = st.number_input(
-                name.replace("_", " ").capitalize(), min_value=1 if integer else 0.0,
+                md(name.replace("_", " ").capitalize()), min_value=1 if integer else 0.0,
                 step=1 if integer else 0.01, format=None if integer else "%g", key=key,
                 help=field_help(ScheduleConfig, name))
         else:
@@ -367,7 +368,7 @@ def _schedule_preview(slot, draft: Draft) -> None:
 
     with slot:
         if draft.config is None:
-            st.caption(f"No preview yet: {draft.error}")
+            st.caption(f"No preview yet: {md(draft.error)}")
             return
         config = draft.config
         try:
@@ -377,5 +378,5 @@ def _schedule_preview(slot, draft: Draft) -> None:
             st.plotly_chart(schedule_figure(x, rates, title="Planned learning rate"),
                             key="train_schedule_preview", config={"displaylogo": False}, theme=None)
         except ValueError as error:
-            st.caption(f"No preview yet: {error}")
+            st.caption(f"No preview yet: {md(error)}")
 

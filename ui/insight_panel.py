@@ -18,6 +18,7 @@ from cnnlab.analysis.alerts import first_to_last_ratio, health_alerts
 from cnnlab.charts import insight as insight_charts
 from cnnlab.charts import training as training_charts
 from cnnlab.data.images import for_display
+from cnnlab.text import md, plot_all
 
 TABS = ("Curves", "Gradients", "Confusion")
 LAYER_KINDS = {"Gradient norm": "grad_norm", "Weight norm": "weight_norm",
@@ -121,7 +122,7 @@ def _confusion(run_id, record, store) -> None:
     epoch = _epoch_slider(run_id, epochs)
     loaded = _predictions(store, run_id, epoch)
     if loaded is None:
-        st.info(f"The validation predictions of epoch {epoch} are not stored.")
+        st.info(f"The validation predictions of epoch {epoch:d} are not stored.")
         return
     labels, probabilities = loaded
     data = insight.validation_data(record.config, labels)
@@ -191,7 +192,7 @@ def _epoch_slider(run_id: str, epochs: list[int]) -> int:
     if follow or len(epochs) == 1:
         # Where the slider starts when following is switched off.
         st.session_state[key] = st.session_state[f"{key}_kept"] = epochs[-1]
-        epoch_column.markdown(f"Epoch **{epochs[-1]}** of {len(epochs)} so far")
+        epoch_column.markdown(f"Epoch **{epochs[-1]:d}** of {len(epochs)} so far")
         return epochs[-1]
     _restore(key)
     if st.session_state.get(key) not in epochs:
@@ -222,8 +223,9 @@ def _cell_clicked(chart_key: str, true_key: str, predicted_key: str, names: list
         return
     point = points[0]
     x, y = str(point.get("x")), str(point.get("y"))
-    if x in names and y in names:
-        st.session_state[true_key], st.session_state[predicted_key] = names.index(y), names.index(x)
+    shown = plot_all(names)  # the chart's axes carry the names escaped for Plotly
+    if x in shown and y in shown:
+        st.session_state[true_key], st.session_state[predicted_key] = shown.index(y), shown.index(x)
 
 
 def _cell_images(labels, probabilities, true_class, predicted_class, names, data) -> None:
@@ -231,12 +233,12 @@ def _cell_images(labels, probabilities, true_class, predicted_class, names, data
     true_name, predicted_name = names[true_class], names[predicted_class]
     images = "image" if len(indices) == 1 else "images"
     if true_class == predicted_class:
-        st.markdown(f"**{len(indices)}** {images} of **{true_name}** classified right, most "
-                    f"confident first. Under each: P({true_name}).")
+        st.markdown(f"**{len(indices)}** {md(images)} of **{md(true_name)}** classified right, most "
+                    f"confident first. Under each: P({md(true_name)}).")
     else:
-        st.markdown(f"**{len(indices)}** {images} of **{true_name}** predicted as "
-                    f"**{predicted_name}**, most confident first. Under each: "
-                    f"P({predicted_name}) · P({true_name}).")
+        st.markdown(f"**{len(indices)}** {md(images)} of **{md(true_name)}** predicted as "
+                    f"**{md(predicted_name)}**, most confident first. Under each: "
+                    f"P({md(predicted_name)}) · P({md(true_name)}).")
     if not len(indices):
         return
     if data is None:
@@ -248,7 +250,7 @@ def _cell_images(labels, probabilities, true_class, predicted_class, names, data
         caption = f"{probabilities[index, predicted_class]:.0%}"
         if true_class != predicted_class:
             caption += f" · {probabilities[index, true_class]:.0%}"
-        columns[position % IMAGE_COLUMNS].image(for_display(data.x_val[index], 160), caption=caption,
+        columns[position % IMAGE_COLUMNS].image(for_display(data.x_val[index], 160), caption=md(caption),
                                                 width="stretch")
     if len(indices) > len(shown):
         st.caption(f"The {len(shown)} most confident of {len(indices)} shown.")

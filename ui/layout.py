@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from cnnlab.text import md
 from ui.identity import identity_sidebar
 from ui.resources import load_tensorflow_soon
 
@@ -35,7 +36,7 @@ def page_setup(title: str) -> None:
     with st.sidebar:
         st.markdown("### cnnlab")
         for script, label, icon in PAGES:
-            st.page_link(script, label=label, icon=icon)
+            st.page_link(script, label=label, icon=icon)  # text: lab-written (PAGES)
         st.divider()
         identity_sidebar()
     # Here, once the page's own modules are imported: see load_tensorflow_soon.

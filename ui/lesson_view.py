@@ -29,10 +29,11 @@ from cnnlab.lessons import (
     start_waiting,
     waiting_for,
 )
+from cnnlab.text import md
 from cnnlab.training.status import describe, fraction_done
 from ui.compare_data import curves_of
 from ui.compare_table import select
-from ui.identity import current_session
+from ui.identity import current_owner, current_session
 from ui.resources import STATUS_ICONS, job_manager, store_error_message
 
 STARTED = "lessons_started"  # {lesson name: {run label: run id}}
@@ -59,7 +60,7 @@ def lesson_intro(lesson: Lesson) -> None:
     with st.container(border=True, key="lessons_intro"):
         st.markdown(f"**The claim.** {lesson.claim}")
         st.markdown(f":material/help: **Ask the class first:** {lesson.question}")
-        st.caption(f"Runs: {' · '.join(run.label for run in lesson.runs)}. Scale: {lesson.scale}. "
+        st.caption(f"Runs: {' · '.join(md(run.label) for run in lesson.runs)}. Scale: {lesson.scale}. "
                    f"Measured on this lab's 2-core machine: {lesson.measured}")
         if lesson.caveat:
             st.warning(lesson.caveat, icon=":material/science:")
@@ -78,22 +79,22 @@ def start_button(lesson: Lesson, started: dict[str, str]) -> None:
     busy = any(record.is_active for record in active.values())
     missing = missing_data(lesson)
     if missing:
-        st.warning(missing, icon=":material/cloud_off:")
+        st.warning(md(missing), icon=":material/cloud_off:")
     label = f"Start the {len(lesson.runs)} runs" if not started else "Start them again"
     with st.container(horizontal=True, vertical_alignment="center", key="lessons_actions"):
-        clicked = st.button(label, type="primary", icon=":material/play_arrow:",
+        clicked = st.button(label, type="primary", icon=":material/play_arrow:",  # text: lab-written (a count)
                             key="lessons_start", disabled=busy or bool(missing))
         if busy:
             st.caption("Running: the charts below follow the runs live.", width="content")
     if not clicked:
         return
     try:
-        runs = start_lesson(job_manager(), lesson, session=current_session())
+        runs = start_lesson(job_manager(), lesson, session=current_session(), owner_key=current_owner())
     except ValueError as error:
-        st.error(str(error), icon=":material/error:")
+        st.error(md(error), icon=":material/error:")
         return
     except sqlite3.OperationalError as error:
-        st.error(store_error_message(error), icon=":material/error:")
+        st.error(md(store_error_message(error)), icon=":material/error:")
         return
     st.session_state[STARTED][lesson.name] = runs
     st.rerun()
@@ -121,8 +122,8 @@ def _records(started: dict[str, str]) -> dict:
 
 def _live(lesson: Lesson, started: dict[str, str], statuses: dict) -> None:
     manager = job_manager()
-    more = start_waiting(manager, lesson, started, session=current_session()) \
-        if waiting_for(lesson, started, manager.store) else {}
+    more = start_waiting(manager, lesson, started, session=current_session(),
+                         owner_key=current_owner()) if waiting_for(lesson, started, manager.store) else {}
     if more:
         st.session_state[STARTED][lesson.name] = {**started, **more}
         st.rerun()
@@ -144,8 +145,8 @@ def _live(lesson: Lesson, started: dict[str, str], statuses: dict) -> None:
                                               percent=metric.percent),
                     key="lessons_figure", config=PLOTLY_CONFIG, theme=None)
     better, worse = lesson.measure.better, lesson.measure.worse
-    st.caption(f"The claim is about this figure: '{better}' should come out "
-               f"{'lower' if metric.lower_is_better else 'higher'} than '{worse}'.")
+    st.caption(f"The claim is about this figure: '{md(better)}' should come out "
+               f"{'lower' if metric.lower_is_better else 'higher'} than '{md(worse)}'.")
 
 
 def _status_row(lesson, records, started, histories) -> None:
@@ -157,12 +158,12 @@ def _status_row(lesson, records, started, histories) -> None:
             with column:
                 record = records.get(label)
                 if record is None:
-                    st.markdown(f"**{label}**")
-                    st.caption(reasons.get(label, "not started"))
+                    st.markdown(f"**{md(label)}**")
+                    st.caption(md(reasons.get(label, "not started")))
                     continue
                 icon = STATUS_ICONS.get(record.status, "")
                 words = describe(record, short=True) if record.is_active else record.status
-                st.progress(fraction_done(record) or 0.0, text=f"{icon} **{label}**: {words}")
+                st.progress(fraction_done(record) or 0.0, text=f"{icon} **{md(label)}**: {md(words)}")
                 history = histories.get(record.run_id)
                 if history is not None:
                     for alert in health_alerts(history, status=record.status, config=record.config):
@@ -205,7 +206,7 @@ def _side_by_side(runs, labels, build, key: str, *, titled: bool) -> None:
     for first in range(0, len(runs), PER_ROW):
         for column, run in zip(st.columns(PER_ROW), runs[first:first + PER_ROW]):
             with column:
-                st.markdown(f"**{labels[run]}**")
+                st.markdown(f"**{md(labels[run])}**")
                 figure = build(run)
                 if not titled:
                     figure.update_layout(title={"text": ""})

@@ -12,6 +12,7 @@ import streamlit as st
 from cnnlab.charts.diagram import DIAGRAM_COLORS, diagram_dot
 from cnnlab.config import ExperimentConfig
 from cnnlab.models.summary import summary_table
+from cnnlab.text import md
 from cnnlab.training.memory import estimate_for_config, memory_warning, optimizer_slots
 from cnnlab.units import format_bytes, format_count
 
@@ -26,11 +27,11 @@ def show_model_summary(config: ExperimentConfig) -> None:
         with st.spinner("Building the model to measure it..."):
             summary = estimate_for_config(config)
     except ValueError as error:
-        st.error(str(error), icon=":material/error:")
+        st.error(md(error), icon=":material/error:")
         return
     except Exception as error:  # noqa: BLE001 - the summary is advice; it must not break the form
-        st.error(f"Could not build '{config.architecture}' to summarize it: "
-                 f"{type(error).__name__}: {error}", icon=":material/error:")
+        st.error(md(f"Could not build '{config.architecture}' to summarize it: "
+                    f"{type(error).__name__}: {error}"), icon=":material/error:")
         return
 
     slots = optimizer_slots(config.optimizer, config.optimizer_options.momentum)
@@ -51,12 +52,12 @@ def show_model_summary(config: ExperimentConfig) -> None:
     columns[4].metric(f"Training memory, batch {config.batch_size:,}",
                       format_bytes(training_bytes),
                       help="Activations x batch size x 2 (outputs and their gradients) + "
-                      f"weights, gradients and {slots} optimizer value(s) per weight, 4 bytes "
+                      f"weights, gradients and {slots:d} optimizer value(s) per weight, 4 bytes "
                       "each. TensorFlow's own workspace comes on top.")
 
     warning = memory_warning(summary, config.batch_size, optimizer_slots=slots)
     if warning:
-        st.warning(warning, icon=":material/memory:")
+        st.warning(md(warning), icon=":material/memory:")
 
     with st.expander(f"Layers ({len(summary.layers)})"):
         st.dataframe(
@@ -73,7 +74,7 @@ def show_model_summary(config: ExperimentConfig) -> None:
         )
 
     with st.expander("Diagram"):
-        st.caption("Colours: " + ", ".join(
+        st.caption("Colours: " + ", ".join(  # text: lab-written (the diagram's colour table)
             f"{kind} <span style='background:{color};padding:0 0.4em'>&nbsp;</span>"
             for kind, color in DIAGRAM_COLORS.items()), unsafe_allow_html=True)
         st.graphviz_chart(diagram_dot(summary), width="stretch")

@@ -16,8 +16,9 @@ from cnnlab.analysis.history import RunHistory
 from cnnlab.export.bundle import export_run
 from cnnlab.sessions import may_modify
 from cnnlab.store import ACTIVE_STATUSES
+from cnnlab.text import code, md
 from cnnlab.training.status import describe, fraction_done, stage_of, start_estimates
-from ui.identity import current_session, is_teacher
+from ui.identity import current_owner, is_teacher
 from ui.insight_panel import show_alerts, show_insight
 from ui.resources import STATUS_ICONS, job_manager
 
@@ -30,7 +31,7 @@ def show_run(run_id: str) -> None:
     store = job_manager().store
     record = store.get_run(run_id)
     if record is None:
-        st.warning(f"Run {run_id} is not in the store (deleted?). Start a new one above.")
+        st.warning(f"Run {code(run_id)} is not in the store (deleted?). Start a new one above.")
         return
     history = _history(run_id)
     history.update(store)
@@ -52,7 +53,7 @@ def _panel(run_id: str, was_active: bool, interval: float | None = POLL_SECONDS)
     manager = job_manager()
     record = manager.store.get_run(run_id)
     if record is None:
-        st.warning(f"Run {run_id} was deleted.")
+        st.warning(f"Run {code(run_id)} was deleted.")
         return
     if was_active and not record.is_active:
         st.rerun()  # the run just ended: redraw the page once, without the poller
@@ -68,13 +69,13 @@ def _panel(run_id: str, was_active: bool, interval: float | None = POLL_SECONDS)
 
 def _draw(manager, run_id: str, record, history) -> None:
     icon = STATUS_ICONS.get(record.status, "")
-    mine = may_modify(record, current_session(), teacher=is_teacher())
+    mine = may_modify(record, current_owner(), teacher=is_teacher())
     # The title has the row to itself, so a long name wraps instead of squeezing the button;
     # Stop sits under it, at its text's width.
-    st.subheader(f"{icon} {record.name}")
+    st.subheader(f"{icon} {md(record.name)}")
     with st.container(horizontal=True, vertical_alignment="center", gap="medium",
                       key=f"train_run_header_{run_id}"):
-        st.caption(f"Run `{run_id}` · status **{record.status}** · device {record.device or '—'}",
+        st.caption(f"Run {code(run_id)} · status **{md(record.status)}** · device {md(record.device or '—')}",
                    width="content")
         if record.is_active and mine and st.button(
                 "Stop", key=f"train_stop_{run_id}", icon=":material/stop:", type="primary"):
@@ -82,13 +83,13 @@ def _draw(manager, run_id: str, record, history) -> None:
             st.toast("Stopped before it started." if record.status == "queued"
                      else "Stopping after this batch...")
         elif record.is_active and not mine:
-            st.caption(f"Started by {record.session or 'the command line'}", width="content")
+            st.caption(f"Started by {md(record.session or 'the command line')}", width="content")
 
     _progress(record, manager.store)
     if record.is_active and not history.batches.size:
         _model_line(record)
     if record.error:
-        (st.warning if record.status == "diverged" else st.error)(record.error)
+        (st.warning if record.status == "diverged" else st.error)(md(record.error))
     _final_metrics(record)
     if not record.is_active:
         _export(manager, run_id)
@@ -111,7 +112,7 @@ def _progress(record, store) -> None:
     start_in = None
     if stage_of(record) == "queued":
         start_in = start_estimates(store.list_runs(statuses=ACTIVE_STATUSES)).get(record.run_id)
-    st.progress(fraction_done(record) or 0.0, text=describe(record, start_in))
+    st.progress(fraction_done(record) or 0.0, text=md(describe(record, start_in)))
 
 
 def _model_line(record) -> None:
@@ -147,7 +148,8 @@ def _final_metrics(record) -> None:
     # where equal columns cut them to "Valid… 9…".
     with st.container(horizontal=True, gap="large", key=f"train_final_metrics_{record.run_id}"):
         for label, value in present:
-            st.metric(label, f"{value:.1%}" if "accuracy" in label.lower() else f"{value:.3f}",
+            shown_value = f"{value:.1%}" if "accuracy" in label.lower() else f"{value:.3f}"
+            st.metric(label, shown_value,  # text: lab-written (the names in `shown`)
                       width="content")
         if duration is not None:
             st.metric("Duration", f"{duration:.0f} s", width="content")

@@ -12,6 +12,7 @@ from cnnlab.export.link import (
     config_from_upload,
     share_url,
 )
+from cnnlab.text import md
 
 LINK_APPLIED = "train_link_applied"  # the link's config fields, once loaded into the form
 
@@ -21,7 +22,7 @@ def linked_config() -> ExperimentConfig | None:
     try:
         return config_from_params(st.query_params.to_dict())
     except ValueError as error:
-        st.error(str(error), icon=":material/link_off:")
+        st.error(md(error), icon=":material/link_off:")
         return None
 
 
@@ -60,15 +61,15 @@ def share_and_import(draft: ExperimentConfig | None, submit) -> None:
         st.divider()
         upload = st.file_uploader(
             "Import an experiment (config JSON)", type=["json"], key="train_import_file",
-            help=f"An exported run's config.json, at most {MAX_IMPORT_BYTES // 1024} kB.")
+            help=f"An exported run's config.json, at most {MAX_IMPORT_BYTES // 1024:d} kB.")
         if upload is None:
             return
         try:
             config = config_from_upload(upload.getvalue())
         except ValueError as error:
-            st.error(str(error), icon=":material/error:")
+            st.error(md(error), icon=":material/error:")
             return
-        st.caption(config.summary())
+        st.caption(md(config.summary()))
         load, train = st.columns(2)
         if load.button("Load into form", key="train_import_load", width="stretch"):
             st.session_state["train_load_config"] = config

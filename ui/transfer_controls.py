@@ -24,6 +24,7 @@ from cnnlab.config import (
 )
 from cnnlab.data import DATASETS
 from cnnlab.models.backbones import is_backbone
+from cnnlab.text import code, md
 
 MODE_LABELS = {
     "feature_extraction": "Feature extraction (freeze the base)",
@@ -110,7 +111,7 @@ def transfer_view(architecture: str, transfer: dict, config: ExperimentConfig | 
         return
     problem = _problem(config) if config is not None else ""
     if problem:
-        st.warning(problem, icon=":material/warning:")
+        st.warning(md(problem), icon=":material/warning:")
     # Drawn (disabled) even while the settings are refused: a widget left out of a rerun
     # loses its state, and the view should come back once the problem is fixed.
     if st.toggle("Show which layers train", key="train_transfer_show_layers",
@@ -130,9 +131,9 @@ def _weights_note(architecture: str) -> None:
     file = weights_file(architecture, (image_size, image_size, DATASETS[dataset].channels))
     folder = weights_folder()
     if os.path.isfile(os.path.join(folder, file)):
-        st.caption(f"ImageNet weights in Keras' cache: `{file}` in `{folder}`.")
+        st.caption(f"ImageNet weights in Keras' cache: {code(file)} in {code(folder)}.")
     else:
-        st.info(f"The ImageNet weights file `{file}` is not in Keras' cache folder `{folder}` "
+        st.info(f"The ImageNet weights file {code(file)} is not in Keras' cache folder {code(folder)} "
                 "yet. The run downloads it there, which needs the network; offline, copy the "
                 "file into that folder first, or choose Random weights.",
                 icon=":material/cloud_download:")
@@ -179,7 +180,7 @@ def _layer_view(config: ExperimentConfig) -> None:
             phases = _trainable_by_phase(config.dataset, config.image_size, config.architecture,
                                          config.epochs, tuple(sorted(dataclasses.asdict(config.transfer).items())))
     except ValueError as error:
-        st.error(str(error))
+        st.error(md(error))
         return
     from cnnlab.units import format_count
 
@@ -187,7 +188,7 @@ def _layer_view(config: ExperimentConfig) -> None:
         st.markdown(f"**{phase.description}** · {format_count(phase.trainable_params)} of "
                     f"{format_count(phase.params)} parameters train")
         count = "1 layer trains" if len(phase.layers) == 1 else f"{len(phase.layers)} layers train"
-        st.caption(f"{count}: " + ", ".join(f"`{name}`" for name in phase.layers))
+        st.caption(f"{md(count)}: " + ", ".join(code(name) for name in phase.layers))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -23,6 +23,7 @@ from plotly.subplots import make_subplots
 from cnnlab.analysis.compare import config_diff, format_value
 from cnnlab.charts.style import MIN_FONT_SIZE, TEMPLATE, TITLE_FONT_SIZE
 from cnnlab.config import flatten
+from cnnlab.text import plot, plot_all
 
 BASELINE_COLOR = "#222222"
 # Ten well-separated colours first (D3's), then more for large selections.
@@ -112,7 +113,7 @@ def curves_figure(curves: Mapping[str, pd.DataFrame], labels: Mapping[str, str],
     mode = "lines+markers" if longest <= 30 else "lines"
     traces = []
     for run, curve in curves.items():
-        label, color, shown = labels.get(run, run), colors.get(run, BASELINE_COLOR), False
+        label, color, shown = plot(labels.get(run, run)), colors.get(run, BASELINE_COLOR), False
         x = curve.index.to_numpy()
         for col, (_, train, validation) in enumerate(CURVE_PANELS, start=1):
             for metric, dash in ((train, "dash"), (validation, "solid")):
@@ -171,9 +172,9 @@ def delta_figure(delta: pd.DataFrame, metric: str, labels: Mapping[str, str],
                      annotation_text=BASELINE_LABEL, annotation_position="top left")
     x, mode = delta.index.to_numpy(), "lines+markers" if len(delta) <= 30 else "lines"
     figure.add_traces([{
-        "type": "scatter", "x": x, "y": delta[run].to_numpy(dtype=float), "name": labels.get(run, run),
+        "type": "scatter", "x": x, "y": delta[run].to_numpy(dtype=float), "name": plot(labels.get(run, run)),
         "mode": mode, "line": {"color": colors.get(run, BASELINE_COLOR), "width": 3}, "marker": {"size": 7},
-        "hovertemplate": (f"{labels.get(run, run)}<br>epoch %{{x}}<br>difference "
+        "hovertemplate": (f"{plot(labels.get(run, run))}<br>epoch %{{x}}<br>difference "
                           f"%{{y:{'+.1%' if accuracy else '+.4f'}}}<extra></extra>"),
     } for run in delta.columns])
     better = "higher is better" if accuracy else "lower is better"
@@ -203,9 +204,9 @@ def gradient_profiles_figure(profiles: Mapping[str, pd.Series], labels: Mapping[
     figure = go.Figure([{
         # A zero norm has no place on a log axis.
         "type": "scatter", "x": list(profile.index), "y": profile.where(profile > 0).to_numpy(dtype=float),
-        "name": labels.get(run, run), "mode": "lines+markers",
+        "name": plot(labels.get(run, run)), "mode": "lines+markers",
         "line": {"color": colors.get(run, BASELINE_COLOR), "width": 3}, "marker": {"size": 9},
-        "hovertemplate": f"{labels.get(run, run)}<br>%{{x}}<br>gradient norm %{{y:.2e}}<extra></extra>",
+        "hovertemplate": f"{plot(labels.get(run, run))}<br>%{{x}}<br>gradient norm %{{y:.2e}}<extra></extra>",
     } for run, profile in profiles.items() if not profile.empty])
     figure.update_xaxes(title_text="layer (input → output)", categoryorder="array",
                         categoryarray=layers, tickangle=-35)
@@ -329,8 +330,9 @@ def seed_bands_figure(bands: Mapping[str, Mapping[str, pd.DataFrame]],
     figure = make_subplots(rows=1, cols=2, subplot_titles=("Validation loss", "Validation accuracy"),
                            horizontal_spacing=0.08)
     traces = []
-    for label, by_metric in bands.items():
-        color = colors.get(label, BASELINE_COLOR)
+    for group, by_metric in bands.items():
+        label = plot(group)
+        color = colors.get(group, BASELINE_COLOR)
         for col, metric in ((1, "val_loss"), (2, "val_accuracy")):
             band = by_metric.get(metric)
             if band is None or band.empty:
@@ -389,7 +391,7 @@ def _dimension(field: str, values: pd.Series) -> dict:
         categories = sorted(set(values))
         codes = [categories.index(value) for value in values]
         return {"label": label, "values": codes, "tickvals": list(range(len(categories))),
-                "ticktext": categories, "range": [-0.2, len(categories) - 0.8]}
+                "ticktext": plot_all(categories), "range": [-0.2, len(categories) - 0.8]}
     positive = values[values > 0]
     if len(positive) and positive.max() / positive.min() >= 100:
         # Decades apart: a log10 axis, zero (a trick switched off) one decade below the rest.

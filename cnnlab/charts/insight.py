@@ -29,6 +29,7 @@ from cnnlab.charts.style import (
     VAL_COLOR,
 )
 from cnnlab.charts.training import fractional_epochs, schedule_figure
+from cnnlab.text import plot_all
 
 # Per-layer figures: the stored kind -> (title, what one value is).
 LAYER_KIND_TITLES = {
@@ -315,7 +316,8 @@ def confusion_figure(matrix: np.ndarray, class_names, *, title: str = "Confusion
         selected: an optional (true, predicted) cell to outline.
     """
     matrix = np.asarray(matrix)
-    names = [str(name) for name in class_names]
+    # Escaped for Plotly's label HTML: class names come from uploads (cnnlab.text.plot).
+    names = plot_all(class_names)
     if matrix.shape != (len(names), len(names)):
         raise ValueError(
             "`matrix` must be square with a row and a column per class. Expected shape "

@@ -18,6 +18,7 @@ from cnnlab.charts import insight as insight_charts
 from cnnlab.charts.compare import BASELINE_COLOR
 from cnnlab.charts.style import TEMPLATE, TITLE_FONT_SIZE
 from cnnlab.lessons.metrics import seconds_axis
+from cnnlab.text import plot
 
 
 def loss_against_time(curves: Mapping[str, pd.DataFrame], labels: Mapping[str, str],
@@ -35,7 +36,7 @@ def loss_against_time(curves: Mapping[str, pd.DataFrame], labels: Mapping[str, s
     for run, curve in curves.items():
         if "loss" not in curve or curve.empty:
             continue
-        label, color = labels.get(run, run), colors.get(run, BASELINE_COLOR)
+        label, color = plot(labels.get(run, run)), colors.get(run, BASELINE_COLOR)
         loss = curve["loss"].to_numpy(dtype=float)
         seconds = seconds_axis(curve).to_numpy(dtype=float)
         for col, x, unit in ((1, curve.index.to_numpy(), "epoch"), (2, seconds, "s")):
@@ -71,7 +72,7 @@ def figure_bars(figures: Mapping[str, float], labels: Mapping[str, str],
     text = ["not yet" if not np.isfinite(value) else
             (f"{100 * value:.1f}%" if percent else f"{value:.3g}") for value in values]
     figure = go.Figure(go.Bar(
-        y=[labels.get(run, run) for run in runs], x=shown, orientation="h", text=text,
+        y=[plot(labels.get(run, run)) for run in runs], x=shown, orientation="h", text=text,
         textposition="auto", marker={"color": [colors.get(run, BASELINE_COLOR) for run in runs]},
         hovertemplate="%{y}<br>%{text}<extra></extra>", cliponaxis=False,
     ))

@@ -40,6 +40,7 @@ from cnnlab.data.uploads import (
     open_upload,
 )
 from cnnlab.data.uploads.limits import UploadLimits, upload_limits
+from cnnlab.text import check_name
 from cnnlab.units import format_bytes
 
 MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 8, 256  # as ExperimentConfig.image_size
@@ -161,6 +162,7 @@ def scan_images(source, *, label: str | None = None, limits: UploadLimits | None
                    for path, reason in upload.skipped]
         candidates, folders, notes = _layout([entry.path for entry in upload.entries],
                                              upload.folders, skipped)
+        _check_class_names(folders, label)
         by_path = {entry.path: entry for entry in upload.entries}
         accepted: list[tuple[str, str]] = []
         modes: Counter = Counter()
@@ -250,6 +252,20 @@ def _layout(paths: list[str], all_folders, skipped: list[Skipped]):
                if folder.startswith(prefix) and len(folder) > len(prefix) and hidden_reason(folder) is None}
     folders |= {class_name for class_name, _ in candidates}
     return [(path, class_name) for class_name, path in candidates], folders, notes
+
+
+def _check_class_names(folders, label: str) -> None:
+    """Refuse the upload if a class folder's name holds a hidden character.
+
+    Why refuse rather than skip: the name is the class's label on every chart and page;
+    invisible or reordering characters (bidirectional overrides, zero-width joiners) make
+    two classes look alike or a name read differently from what it is (cnnlab.text).
+    """
+    for folder in sorted(folders):
+        try:
+            check_name(folder, what="class folder name", where=f"in '{label}'")
+        except ValueError as error:
+            raise UploadRejected(str(error)) from None
 
 
 def _check_image(path: str, data: bytes, limits: UploadLimits):

@@ -15,9 +15,10 @@ from urllib.parse import urlencode
 
 from cnnlab.config import ExperimentConfig, flatten, parse_value
 
-# Query parameters that are not config fields: the Train page's run to reattach to, and
-# the session's display name (ui/identity.py).
-RESERVED = ("run", "who")
+# Query parameters that are not config fields: the Train page's run to reattach to, the
+# session's display name and its browser key (ui/identity.py). `share_url` writes none of
+# them: a link shared must never carry the key that owns the sharer's runs.
+RESERVED = ("run", "who", "key")
 MAX_IMPORT_BYTES = 64 * 1024  # a config is about 2 kB
 
 

@@ -14,8 +14,8 @@ from cnnlab.lessons.lesson import Lesson
 from cnnlab.lessons.metrics import measure
 
 
-def start_lesson(manager, lesson: Lesson, *, session: str = "", seed: int | None = None,
-                 extra: dict | None = None) -> dict[str, str]:
+def start_lesson(manager, lesson: Lesson, *, session: str = "", owner_key: str = "",
+                 seed: int | None = None, extra: dict | None = None) -> dict[str, str]:
     """Queue every run of `lesson` that can start now; return {label: run id}.
 
     All of them are admitted before any is written (`JobManager.submit_all`): a lesson
@@ -24,18 +24,20 @@ def start_lesson(manager, lesson: Lesson, *, session: str = "", seed: int | None
     Args:
         manager: the JobManager.
         lesson: the lesson.
-        session: the browser session that owns the runs.
+        session: the display name of the browser session that starts the runs.
+        owner_key: who may stop and delete them (cnnlab.sessions.owner_of_key).
         seed: a seed for every run instead of the lesson's own (the benchmark's repeats).
         extra: dotted overrides for every run (a reduced scale, for tests).
     """
     ready = [run.label for run in lesson.runs if run.starts_from is None]
     configs = [(lesson.config(label, seed=seed, extra=extra), lesson.run_name(label))
                for label in ready]
-    return dict(zip(ready, manager.submit_all(configs, session=session)))
+    return dict(zip(ready, manager.submit_all(configs, session=session, owner_key=owner_key)))
 
 
 def start_waiting(manager, lesson: Lesson, started: dict[str, str], *, session: str = "",
-                  seed: int | None = None, extra: dict | None = None) -> dict[str, str]:
+                  owner_key: str = "", seed: int | None = None,
+                  extra: dict | None = None) -> dict[str, str]:
     """Queue the runs of `lesson` whose source run (`starts_from`) has now completed; return
     {label: run id} of those started (empty when none could start yet)."""
     store = manager.store
@@ -51,7 +53,7 @@ def start_waiting(manager, lesson: Lesson, started: dict[str, str], *, session: 
     if not ready:
         return {}
     ids = manager.submit_all([(config, lesson.run_name(label)) for label, config in ready],
-                             session=session)
+                             session=session, owner_key=owner_key)
     return {label: run_id for (label, _), run_id in zip(ready, ids)}
 
 

@@ -54,6 +54,9 @@ class RunRecord:
     error: str | None
     updated_at: float | None = None  # the last write to the run: its heartbeat
     session: str = ""  # display name of the browser session that started it ("" for the CLI)
+    # Who may stop and delete it: cnnlab.sessions.owner_of_key/owner_of_user ("" for the CLI
+    # and for runs stored before schema 5: a teacher's only).
+    owner_key: str = ""
 
     @property
     def duration_s(self) -> float | None:

@@ -40,6 +40,7 @@ from cnnlab.store.schema import (
     bring_up_to_date,
     record_of,
 )
+from cnnlab.text import check_name
 
 # Other writers (threads of other stores, other processes) hold the write lock for
 # milliseconds; waiting this long means something is really wrong.
@@ -91,8 +92,10 @@ class RunStore:
 
     # -- runs ----------------------------------------------------------------------------
 
-    def create_run(self, config: Mapping[str, Any], name: str = "", session: str = "") -> str:
-        """Store a new queued run of `config` (started by `session`) and return its id.
+    def create_run(self, config: Mapping[str, Any], name: str = "", session: str = "",
+                   owner_key: str = "") -> str:
+        """Store a new queued run of `config` (started by `session`, a display name, whose
+        browser or user `owner_key` may stop and delete it) and return its id.
 
         The folder comes first and the row second, so every stored run has its folder.
         Ids sort by creation time (UTC) and carry a random suffix: creating the folder
@@ -101,8 +104,11 @@ class RunStore:
         config_json = records.to_json(config, "config")
         if not isinstance(name, str):
             raise ValueError(f"Invalid run `name`. Expected a str. Received: {name!r}.")
+        check_name(name, what="run name")
         if not isinstance(session, str):
             raise ValueError(f"Invalid run `session`. Expected a str. Received: {session!r}.")
+        if not isinstance(owner_key, str):
+            raise ValueError(f"Invalid run `owner_key`. Expected a str. Received: {type(owner_key).__name__}.")
         now = records.now()
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
         for _ in range(1000):
@@ -120,8 +126,8 @@ class RunStore:
             with self._write() as conn:
                 conn.execute(
                     "INSERT INTO runs (run_id, name, config_json, status, created_at,"
-                    " updated_at, owner, session) VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)",
-                    (run_id, name, config_json, now, now, owners.this_owner(), session))
+                    " updated_at, owner, session, owner_key) VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
+                    (run_id, name, config_json, now, now, owners.this_owner(), session, owner_key))
         except BaseException:
             owners.release(run_id)
             with contextlib.suppress(OSError):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cnnlab.store.records import RunRecord
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 DB_NAME = "cnnlab.sqlite3"
 
 TABLES = (
@@ -60,9 +60,14 @@ MIGRATIONS = {
     4: ("""UPDATE runs SET config_json = json_set(config_json, '$.tricks.batch_norm_momentum', 0.99)
            WHERE json_valid(config_json) AND json_type(config_json, '$.tricks') = 'object'
              AND json_type(config_json, '$.tricks.batch_norm_momentum') IS NULL""",),
+    # Version 5: who may stop and delete the run: a hash of the secret key of the browser
+    # that started it, or of its signed-in user (cnnlab.sessions.owner_of_key, owner_of_user).
+    # The display name (`session`) is only a label from now on. Runs stored before have ''
+    # here: anyone's display name could have claimed them, so only a teacher may now.
+    5: ("ALTER TABLE runs ADD COLUMN owner_key TEXT NOT NULL DEFAULT ''",),
 }
 RUN_COLUMNS = ("run_id, name, config_json, status, created_at, started_at, finished_at, "
-               "device, owner, progress_json, final_metrics_json, error, updated_at, session")
+               "device, owner, progress_json, final_metrics_json, error, updated_at, session, owner_key")
 INSERT_METRIC = ("INSERT INTO metrics (run_id, epoch, step, name, value, time)"
                  " VALUES (?, ?, ?, ?, ?, ?)")
 
@@ -89,7 +94,7 @@ def bring_up_to_date(conn: sqlite3.Connection, db_path: Path) -> None:
 def record_of(row: tuple) -> RunRecord:
     """The RunRecord of a row selected as RUN_COLUMNS."""
     (run_id, name, config_json, status, created_at, started_at, finished_at, device, owner,
-     progress_json, final_metrics_json, error, updated_at, session) = row
+     progress_json, final_metrics_json, error, updated_at, session, owner_key) = row
     return RunRecord(run_id, name, json.loads(config_json), status, created_at, started_at,
                      finished_at, device, owner, json.loads(progress_json),
-                     json.loads(final_metrics_json), error, updated_at, session)
+                     json.loads(final_metrics_json), error, updated_at, session, owner_key)

@@ -95,17 +95,18 @@ class JobManager:
         else:
             self._executor = ThreadExecutor(self.store)
 
-    def submit(self, config: ExperimentConfig, name: str | None = None, session: str = "") -> str:
-        """Queue a run of `config`, started by the browser session `session`; return its id
-        at once.
+    def submit(self, config: ExperimentConfig, name: str | None = None, session: str = "",
+               owner_key: str = "") -> str:
+        """Queue a run of `config`, started by the browser session `session` (a display
+        name) whose `owner_key` (cnnlab.sessions) may stop it; return its id at once.
 
         Raises ValueError, before anything is written, for a config that cannot run,
         including one whose memory estimate does not fit this machine (`admit`).
         """
-        return self.submit_all([(config, name)], session=session)[0]
+        return self.submit_all([(config, name)], session=session, owner_key=owner_key)[0]
 
     def submit_all(self, runs: Sequence[tuple[ExperimentConfig, str | None]],
-                   session: str = "") -> list[str]:
+                   session: str = "", owner_key: str = "") -> list[str]:
         """Queue several runs, each `(config, name)`, all admitted before any is written.
 
         Why all first: a batch (an ablation grid, a repeat over seeds) is started whole or
@@ -116,7 +117,7 @@ class JobManager:
             admit(config, self.store)
         run_ids = []
         for config, name in runs:
-            run_id = self.store.create_run(config.to_dict(), name or config.summary(), session)
+            run_id = self.store.create_run(config.to_dict(), name or config.summary(), session, owner_key)
             with self._lock:
                 self._queue.append((run_id, config))
                 self._start_queued()
