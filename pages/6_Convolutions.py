@@ -10,7 +10,7 @@ from cnnlab.convolution import apply_kernel, conv_macs, conv_params, output_size
 from cnnlab.units import format_count
 from ui.convolution_controls import edit_stack, layer_settings, pick_image, pick_kernel
 from ui.layout import page_setup
-from ui.projector import controls_area, plotly_chart
+from ui.projector import controls_and_results, plotly_chart
 
 page_setup("Convolutions")
 st.title("Convolutions")
@@ -19,8 +19,8 @@ st.caption("What one convolutional layer computes, and what it costs: pick an im
            "multiply-adds. Nothing trains; every number answers at once.")
 
 image, caption = pick_image()
-controls, results = st.columns([1, 3], gap="large")
-with controls_area("Kernel, padding, stride, pooling", controls):
+controls, results = controls_and_results("Kernel, padding, stride, pooling")
+with controls:
     kernel = pick_kernel()
     settings = layer_settings()
 if image is None or kernel is None:

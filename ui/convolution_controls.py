@@ -65,7 +65,9 @@ def pick_image() -> tuple[np.ndarray | None, str]:
 
 def pick_kernel() -> np.ndarray | None:
     """The kernel: a named one or the user's own, typed into a grid; None while it is invalid."""
-    name = st.selectbox("Kernel", [*KERNELS, *OWN_KERNELS], key="convolution_kernel_name")
+    name = st.selectbox("Kernel", [*KERNELS, *OWN_KERNELS], index=1, key="convolution_kernel_name",
+                        help="Sobel x answers dark-to-bright edges with positive (blue) values and "
+                             "bright-to-dark ones with negative (red) values.")
     if name not in OWN_KERNELS:
         return kernel_named(name)
     side = OWN_KERNELS[name]

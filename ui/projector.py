@@ -6,8 +6,6 @@ bookmark it); the choice is kept in the session, so it follows the user from pag
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import streamlit as st
 
 from cnnlab.charts.style import projector_figure
@@ -78,12 +76,10 @@ def plotly_chart(figure, *, theme=None, **kwargs):
     return st.plotly_chart(figure, theme=None, **kwargs)
 
 
-@contextmanager
-def controls_area(label: str, column=None):
-    """Where a page's controls go: `column` normally, a closed expander in projector mode."""
+def controls_and_results(label: str, widths=(1, 3)):
+    """Two areas for a page: its controls and its results, side by side in `widths`;
+    in projector mode the controls fold into a closed expander above the results, which
+    then have the page's full width."""
     if projector_on():
-        with st.expander(label, expanded=False, icon=":material/tune:"):
-            yield
-    else:
-        with column if column is not None else st.container():
-            yield
+        return st.expander(label, expanded=False, icon=":material/tune:"), st.container()
+    return tuple(st.columns(list(widths), gap="large"))
