@@ -71,6 +71,13 @@ def test_the_suggestion_follows_the_rule_minimum_over_10_when_it_is_smaller():
     assert result.minimum_over_10 == pytest.approx(rates[np.argmin(loss)] / 10)
 
 
+def test_a_curve_that_never_falls_is_not_clear():
+    rates = learning_rates(100)
+    noise = 2.3 + 0.01 * np.random.default_rng(0).normal(size=100)
+    assert not suggest(rates, smooth(noise)).clear
+    assert suggest(*_curve(centre=-4, rise_from=-1)).clear
+
+
 def test_too_short_a_curve_is_refused_clearly():
     with pytest.raises(ValueError, match="at least 3 finite losses"):
         suggest([1e-3, 1e-2], [1.0, float("nan")])

@@ -35,6 +35,13 @@ def show_finder(run_id: str, record, store) -> None:
                  config={"displaylogo": False}, theme=None)
     if suggestion is None:
         return
+    if not suggestion.clear:
+        st.warning(
+            f"The smoothed loss fell by only {suggestion.descent:.0%} before the rate grew too large, "
+            "so the curve is mostly noise and its suggestion is not to be trusted. Why: the test "
+            f"ran {len(rates)} batches across eight decades of rates, and this setup (plain SGD, "
+            "small batches?) barely moves the loss in so few steps. Try Adam or momentum, larger "
+            "batches, or pick the rate by a few short runs.", icon=":material/warning:")
     st.markdown(
         f"**Suggested learning rate: {suggestion.learning_rate:.2g}**, by the rule *{suggestion.rule}* "
         f"(the more cautious of the two rules: steepest descent of the smoothed loss at "
