@@ -13,7 +13,7 @@ validation accuracy; then each rate's mean +- standard deviation.
 Usage: python benchmarks/lr_finder.py [--seeds 0,1,2] [--epochs 3]
 (on 2 CPU cores a seed takes about 40 s; --quick: 16 px digits, 480 images, 1 epoch, one seed.)
 The last line printed is one JSON object. Keys of the last line: `seeds`, `suggestions` (one per seed),
-`rules`, `finder_seconds`, `validation` (per rate label "suggested", "1e-05", "3": `values`,
+`rules`, `descents` (how far the smoothed loss fell, a fraction), `finder_seconds`, `validation` (per rate label "suggested", "1e-05", "3": `values`,
 `mean`, `sd`), `holds` (the suggestion's mean validation accuracy exceeds both others' by
 more than twice the largest standard deviation).
 Target (issue 14): `holds` on the default experiment, with every suggestion in [1e-4, 1].
@@ -61,7 +61,7 @@ def main() -> None:
     if args.quick:
         args.seeds, base = [0], {"image_size": 16, "train_size": 480, "epochs": 1}
     store = RunStore(tempfile.mkdtemp(prefix="cnnlab-lr-finder-"))
-    suggestions, rules, seconds = [], [], []
+    suggestions, rules, seconds, descents = [], [], [], []
     accuracy: dict[str, list[float]] = {"suggested": [], **{label: [] for label in FIXED_RATES}}
     print(f"{'seed':>4}  {'suggested':>9}  {'rule':<16} {'batches':>7} {'finder s':>8}  "
           f"{'val acc at suggestion':>21} {'at 1e-5':>8} {'at 3.0':>8}")
@@ -78,6 +78,7 @@ def main() -> None:
             suggestions.append(float(f"{rate:.3g}"))
             rules.append(rule)
             seconds.append(round(took, 1))
+            descents.append(round(final["lr_find_descent"], 4))
             row = {}
             for label, value in {"suggested": float(f"{rate:.2g}"), **FIXED_RATES}.items():
                 _, metrics, _ = _run(store, config.with_overrides({"learning_rate": value}))
@@ -94,7 +95,7 @@ def main() -> None:
     for label, stats in validation.items():
         print(f"validation accuracy at {label:>9}: {100 * stats['mean']:.1f} +- {100 * stats['sd']:.1f} %")
     print(json.dumps({"seeds": args.seeds, "suggestions": suggestions, "rules": rules,
-                      "finder_seconds": seconds, "validation": validation, "holds": holds}))
+                      "descents": descents, "finder_seconds": seconds, "validation": validation, "holds": holds}))
 
 
 if __name__ == "__main__":

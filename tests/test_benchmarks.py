@@ -133,7 +133,7 @@ BENCHMARKS = {
         expect={"total": 1, "seeds": [0], "lessons/learning_rate/metric": "final_loss"},
     ),
     "lr_finder": Benchmark(
-        keys=("seeds", "suggestions", "rules", "finder_seconds", "validation/suggested/mean",
+        keys=("seeds", "suggestions", "rules", "descents", "finder_seconds", "validation/suggested/mean",
               "validation/1e-05/mean", "validation/3/mean", "holds"),
         expect={"seeds": [0]},
     ),

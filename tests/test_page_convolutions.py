@@ -73,3 +73,12 @@ def test_projector_mode_from_the_address_enlarges_charts_and_folds_controls():
     figure = plotly_figure(app, "convolution_feature")
     assert figure["layout"]["template"]["layout"]["xaxis"]["tickfont"]["size"] == 14
     assert not any(exp.label == "Kernel, padding, stride, pooling" for exp in app.expander)
+
+
+def test_the_train_page_in_projector_mode_takes_present_for_no_config_field():
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    app.query_params["present"] = "1"
+    app.run()
+    app.switch_page("pages/1_Train.py").run()
+    assert not app.exception and not app.error, (app.exception, [e.value for e in app.error])
+    assert app.toggle(key="projector_toggle").value is True

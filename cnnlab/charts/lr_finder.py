@@ -24,7 +24,12 @@ def finder_figure(rates, losses, smoothed, suggestion=None, *, height: int = 440
     ])
     finite = smoothed[np.isfinite(smoothed)]
     if finite.size:
-        low, high = float(finite.min()), float(max(finite[0], finite.min()))
+        # Down to the lowest batch loss before the smoothed minimum too: the smoothed curve
+        # lags, and the raw dips show how far single batches already fell.
+        before = losses[:int(np.nanargmin(np.where(np.isfinite(smoothed), smoothed, np.inf))) + 1]
+        before = before[np.isfinite(before)]
+        low = float(min(finite.min(), before.min() if before.size else finite.min()))
+        high = float(max(finite[0], finite.min()))
         span = max(high - low, 0.05 * max(abs(high), 1e-3))
         figure.update_yaxes(range=[low - 0.15 * span, high + 0.6 * span])
     if suggestion is not None:

@@ -15,9 +15,9 @@ from urllib.parse import urlencode
 
 from cnnlab.config import ExperimentConfig, flatten, parse_value
 
-# Query parameters that are not config fields: the Train page's run to reattach to, and
-# the session's display name (ui/identity.py).
-RESERVED = ("run", "who")
+# Query parameters that are not config fields: the Train page's run to reattach to, the
+# session's display name (ui/identity.py), and projector mode (ui/projector.py).
+RESERVED = ("run", "who", "present")
 MAX_IMPORT_BYTES = 64 * 1024  # a config is about 2 kB
 
 
