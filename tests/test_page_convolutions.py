@@ -82,3 +82,11 @@ def test_the_train_page_in_projector_mode_takes_present_for_no_config_field():
     app.switch_page("pages/1_Train.py").run()
     assert not app.exception and not app.error, (app.exception, [e.value for e in app.error])
     assert app.toggle(key="projector_toggle").value is True
+
+
+@pytest.mark.parametrize("data", [b"", b"GIF89a not really", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40])
+def test_an_uploaded_photo_goes_through_the_defensive_decoder(data):
+    from ui.convolution_controls import _photo
+
+    with pytest.raises(ValueError, match="Could not read the uploaded file as an image"):
+        _photo(data, 64)
