@@ -11,6 +11,7 @@ from cnnlab.text import md
 from ui.experiment_form import experiment_form, load_augmentation, load_into_form
 from ui.identity import current_owner, current_session
 from ui.layout import page_setup
+from ui.lr_finder_panel import finder_config
 from ui.resources import device_name, job_manager, store_error_message
 from ui.run_panel import show_run
 from ui.share_controls import new_link_config, share_and_import
@@ -36,6 +37,8 @@ if "train_augmentation" in st.session_state:
     st.toast("Augmentation pipeline loaded from the Augment page.")
 if st.session_state.pop("train_collapse_form", False):
     st.session_state["train_form_open"] = False  # a run just started: watch it full width
+if st.session_state.pop("train_open_form", False):
+    st.session_state["train_form_open"] = True  # a finder's rate was loaded: show it
 
 
 def _start(config: ExperimentConfig) -> bool:
@@ -75,7 +78,15 @@ with st.expander("Experiment settings", expanded=attached is None, icon=":materi
         st.session_state["train_draft"] = draft.config  # the Augment page starts from it
     with st.container(horizontal=True, vertical_alignment="center", key="train_actions"):
         submitted = st.button("Train", type="primary", icon=":material/play_arrow:")
+        find = st.button("Find learning rate", icon=":material/search_insights:", key="train_find_lr",
+                         help="One short run that raises the rate every batch from 1e-7 to 10 and "
+                              "draws the loss against it; it suggests a rate and changes nothing.")
         share_and_import(draft.config, _start)
+if find:
+    if draft.config is None:
+        st.error(draft.error, icon=":material/error:")
+    elif _start(finder_config(draft.config)):
+        st.rerun()
 if submitted:
     if draft.config is None:
         st.error(md(draft.error), icon=":material/error:")

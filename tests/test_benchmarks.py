@@ -132,6 +132,11 @@ BENCHMARKS = {
                                                   "values")), "held", "total", "seeds"),
         expect={"total": 1, "seeds": [0], "lessons/learning_rate/metric": "final_loss"},
     ),
+    "lr_finder": Benchmark(
+        keys=("seeds", "suggestions", "rules", "descents", "finder_seconds", "validation/suggested/mean",
+              "validation/1e-05/mean", "validation/3/mean", "holds"),
+        expect={"seeds": [0]},
+    ),
     "memory": Benchmark(
         keys=_each(("process",), ("isolation", "runs", "at", "total_mb_after_1",
                                   "total_mb_after_2", "ratio", "max_ratio", "server_mb_after_1",

@@ -118,7 +118,9 @@ def test_the_pages_draw_every_chart_without_streamlits_theme():
     calls = []
     for path in [*ROOT.glob("ui/*.py"), *ROOT.glob("pages/*.py"), ROOT / "app.py"]:
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "plotly_chart":
+            # st.plotly_chart, or ui.projector's plotly_chart that wraps it.
+            func = node.func if isinstance(node, ast.Call) else None
+            if getattr(func, "attr", "") == "plotly_chart" or getattr(func, "id", "") == "plotly_chart":
                 theme = [k.value for k in node.keywords if k.arg == "theme"]
                 calls.append((path.name, node.lineno,
                               bool(theme) and isinstance(theme[0], ast.Constant) and theme[0].value is None))

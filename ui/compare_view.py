@@ -16,6 +16,7 @@ from cnnlab.store import ACTIVE_STATUSES
 from cnnlab.text import md
 from cnnlab.training.status import describe, fraction_done, start_estimates
 from ui.compare_data import curves_of, gradient_profile_of, table_of
+from ui.projector import plotly_chart
 from ui.resources import job_manager
 
 POLL_SECONDS = 1.0
@@ -57,7 +58,7 @@ def _live(selected: list[str], baseline: str, statuses: dict) -> None:
     st.caption("Dashed: train · solid: validation. Click a run in the legend to hide it, "
                "double-click to show it alone.")
     planned = max((config.get("epochs") or 0 for config in configs.values()), default=0)
-    st.plotly_chart(compare_charts.curves_figure(curves, labels, colors, total_epochs=planned or None),
+    plotly_chart(compare_charts.curves_figure(curves, labels, colors, total_epochs=planned or None),
                     key="compare_curves", config=PLOTLY_CONFIG, theme=None)
 
     delta, gradients, hyperparameters, seeds = st.tabs(TABS, key="compare_tab", on_change="rerun")
@@ -70,7 +71,7 @@ def _live(selected: list[str], baseline: str, statuses: dict) -> None:
             if all(profile.empty for profile in profiles.values()):
                 st.info("No gradient norms are recorded yet for these runs.")
             else:
-                st.plotly_chart(compare_charts.gradient_profiles_figure(profiles, labels, colors),
+                plotly_chart(compare_charts.gradient_profiles_figure(profiles, labels, colors),
                                 key="compare_gradients", config=PLOTLY_CONFIG, theme=None)
                 st.caption("A line that climbs steeply from the first layers to the last is a "
                            "vanishing gradient; batch norm, ReLU and He initialization flatten it.")
@@ -127,7 +128,7 @@ def _delta(curves, baseline, labels, colors) -> None:
         st.info("The difference from the baseline appears when another run has finished its "
                 "first epoch.", icon=":material/hourglass_top:")
         return
-    st.plotly_chart(compare_charts.delta_figure(table, metric, labels, colors),
+    plotly_chart(compare_charts.delta_figure(table, metric, labels, colors),
                     key="compare_delta", config=PLOTLY_CONFIG, theme=None)
 
 
@@ -142,7 +143,7 @@ def _parallel_coordinates(records, curves, configs) -> None:
     if len(hyper.columns) < 2:
         st.info("The selected runs differ in no number, on/off or choice setting to draw an axis for.")
         return
-    st.plotly_chart(compare_charts.parallel_coordinates(hyper, score), key="compare_parcoords",
+    plotly_chart(compare_charts.parallel_coordinates(hyper, score), key="compare_parcoords",
                     config=PLOTLY_CONFIG, theme=None)
     st.caption("A line per run. Drag along an axis to keep only the runs in that range.")
 
@@ -156,7 +157,7 @@ def _seed_bands(records, curves) -> None:
     bands = {label: {metric: compare.seed_band(curves, runs, metric)
                      for metric in ("val_loss", "val_accuracy")} for label, runs in groups.items()}
     colors = dict(zip(groups, compare_charts.PALETTE))
-    st.plotly_chart(compare_charts.seed_bands_figure(bands, colors), key="compare_seeds",
+    plotly_chart(compare_charts.seed_bands_figure(bands, colors), key="compare_seeds",
                     config=PLOTLY_CONFIG, theme=None)
     st.caption("Mean ± one standard deviation over the seeds. A difference between two "
                "settings smaller than their bands may be noise.")

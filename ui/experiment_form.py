@@ -44,6 +44,7 @@ from cnnlab.models.registry import ARCHITECTURES
 from cnnlab.text import md
 from ui.augmentation_controls import augmentation_controls
 from ui.augmentation_controls import load_augmentation as load_augmentation_controls
+from ui.projector import plotly_chart
 from ui.transfer_controls import transfer_controls, transfer_view
 
 AUGMENTATION_PREFIX = "train_augmentation_"
@@ -375,7 +376,7 @@ def _schedule_preview(slot, draft: Draft) -> None:
             steps = math.ceil(config.planned_train_count() / config.batch_size)
             st.caption(schedule_formula(config))
             x, rates = preview(config, steps)
-            st.plotly_chart(schedule_figure(x, rates, title="Planned learning rate"),
+            plotly_chart(schedule_figure(x, rates, title="Planned learning rate"),
                             key="train_schedule_preview", config={"displaylogo": False}, theme=None)
         except ValueError as error:
             st.caption(f"No preview yet: {md(error)}")

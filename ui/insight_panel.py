@@ -19,6 +19,7 @@ from cnnlab.charts import insight as insight_charts
 from cnnlab.charts import training as training_charts
 from cnnlab.data.images import for_display
 from cnnlab.text import md, plot_all
+from ui.projector import plotly_chart
 
 TABS = ("Curves", "Gradients", "Confusion")
 LAYER_KINDS = {"Gradient norm": "grad_norm", "Weight norm": "weight_norm",
@@ -64,7 +65,7 @@ def show_insight(run_id: str, record, history, store) -> None:
 def _curves(run_id, record, history, steps_per_epoch, total_epochs) -> None:
     figure = training_charts.training_curves(history.epochs, history.batches, steps_per_epoch=steps_per_epoch,
                                     total_epochs=total_epochs)
-    st.plotly_chart(figure, key=f"train_curves_{run_id}", config=PLOTLY_CONFIG, theme=None)
+    plotly_chart(figure, key=f"train_curves_{run_id}", config=PLOTLY_CONFIG, theme=None)
     # One chart under the other, each the panel's full width: side by side, at 1024 px a
     # chart was 140 px wide and its title cut.
     metric = _kept(st.radio, "Generalization gap in", ["loss", "accuracy"], horizontal=True,
@@ -77,11 +78,11 @@ def _curves(run_id, record, history, steps_per_epoch, total_epochs) -> None:
         history.epochs, metric=metric, best_epoch=_int_or_none(final.get("best_epoch")),
         early_stopping_epoch=_int_or_none(final.get("early_stopping_epoch")),
         total_epochs=total_epochs)
-    st.plotly_chart(figure, key=f"train_gap_{run_id}", config=PLOTLY_CONFIG, theme=None)
+    plotly_chart(figure, key=f"train_gap_{run_id}", config=PLOTLY_CONFIG, theme=None)
     st.caption("The learning rate each batch used: a schedule's decay, a plateau's drops, "
                "the lower rate of fine-tuning.")
     figure = insight_charts.learning_rate_figure(history.batches, steps_per_epoch=steps_per_epoch)
-    st.plotly_chart(figure, key=f"train_learning_rate_{run_id}", config=PLOTLY_CONFIG, theme=None)
+    plotly_chart(figure, key=f"train_learning_rate_{run_id}", config=PLOTLY_CONFIG, theme=None)
 
 
 def _gradients(run_id, history, steps_per_epoch, total_epochs) -> None:
@@ -98,18 +99,18 @@ def _gradients(run_id, history, steps_per_epoch, total_epochs) -> None:
     table = history.layer_table(kind)
     st.caption("A row per layer's kernel, input at the top; colour on a log scale. Rows that "
                "stay dark near the input while the output is bright: vanishing gradients.")
-    st.plotly_chart(
+    plotly_chart(
         insight_charts.layer_heatmap(table, kind=kind, steps_per_epoch=steps_per_epoch),
         key=f"train_layer_heatmap_{run_id}", config=PLOTLY_CONFIG, theme=None)
-    st.plotly_chart(insight_charts.latest_layer_bars(table, kind=kind),
+    plotly_chart(insight_charts.latest_layer_bars(table, kind=kind),
                     key=f"train_layer_bars_{run_id}", config=PLOTLY_CONFIG, theme=None)
-    st.plotly_chart(
+    plotly_chart(
         insight_charts.gradient_ratio_figure(first_to_last_ratio(grads), steps_per_epoch=steps_per_epoch,
                                              total_epochs=total_epochs),
         key=f"train_gradient_ratio_{run_id}", config=PLOTLY_CONFIG, theme=None)
     dead = history.layer_table("dead_fraction")
     if not dead.empty:
-        st.plotly_chart(insight_charts.dead_relu_figure(dead), key=f"train_dead_relu_{run_id}",
+        plotly_chart(insight_charts.dead_relu_figure(dead), key=f"train_dead_relu_{run_id}",
                         config=PLOTLY_CONFIG, theme=None)
 
 
@@ -150,7 +151,7 @@ def _confusion(run_id, record, store) -> None:
     selected = (st.session_state[true_key], st.session_state[predicted_key])
     figure = insight_charts.confusion_figure(
         matrix, names, title=f"Validation set after epoch {epoch}", selected=selected)
-    st.plotly_chart(figure, key=chart_key, config=PLOTLY_CONFIG, theme=None, selection_mode="points",
+    plotly_chart(figure, key=chart_key, config=PLOTLY_CONFIG, theme=None, selection_mode="points",
                     on_select=functools.partial(_cell_clicked, chart_key, true_key, predicted_key, names))
     choose_true, choose_predicted, _ = st.columns([1, 1, 2])
     with choose_true:

@@ -34,6 +34,7 @@ from cnnlab.training.status import describe, fraction_done
 from ui.compare_data import curves_of
 from ui.compare_table import select
 from ui.identity import current_owner, current_session
+from ui.projector import plotly_chart
 from ui.resources import STATUS_ICONS, job_manager, store_error_message
 
 STARTED = "lessons_started"  # {lesson name: {run label: run id}}
@@ -141,7 +142,7 @@ def _live(lesson: Lesson, started: dict[str, str], statuses: dict) -> None:
     _main_chart(lesson, records, runs, labels, colors, histories)
     metric = METRICS[lesson.measure.metric]
     by_run = {started[label]: value for label, value in figures.items()}
-    st.plotly_chart(lesson_charts.figure_bars(by_run, labels, colors, title=metric.title.capitalize(),
+    plotly_chart(lesson_charts.figure_bars(by_run, labels, colors, title=metric.title.capitalize(),
                                               percent=metric.percent),
                     key="lessons_figure", config=PLOTLY_CONFIG, theme=None)
     better, worse = lesson.measure.better, lesson.measure.worse
@@ -189,14 +190,14 @@ def _main_chart(lesson, records, runs, labels, colors, histories) -> None:
         st.subheader("Training loss against epochs and against time")
         # The run histories, not the Compare page's curves: they hold each epoch's time.
         epochs = {run: histories[run].epochs for run in runs}
-        st.plotly_chart(lesson_charts.loss_against_time(epochs, labels, colors),
+        plotly_chart(lesson_charts.loss_against_time(epochs, labels, colors),
                         key="lessons_time", config=PLOTLY_CONFIG, theme=None)
         return
     curves = curves_of(store_records)
     st.subheader("Curves")
     st.caption("Dashed: train · solid: validation.")
     planned = max((record.config.get("epochs") or 0 for record in store_records), default=0)
-    st.plotly_chart(compare_charts.curves_figure(curves, labels, colors, total_epochs=planned or None),
+    plotly_chart(compare_charts.curves_figure(curves, labels, colors, total_epochs=planned or None),
                     key="lessons_curves", config=PLOTLY_CONFIG, theme=None)
 
 
@@ -211,7 +212,7 @@ def _side_by_side(runs, labels, build, key: str, *, titled: bool) -> None:
                 if not titled:
                     figure.update_layout(title={"text": ""})
                 figure.update_layout(height=min(figure.layout.height or 380, 380))
-                st.plotly_chart(figure, key=f"{key}_{run}", config=PLOTLY_CONFIG, theme=None)
+                plotly_chart(figure, key=f"{key}_{run}", config=PLOTLY_CONFIG, theme=None)
 
 
 def _go_further(lesson: Lesson, started: dict[str, str]) -> None:

@@ -20,6 +20,7 @@ from cnnlab.text import code, md
 from cnnlab.training.status import describe, fraction_done, stage_of, start_estimates
 from ui.identity import current_owner, is_teacher
 from ui.insight_panel import show_alerts, show_insight
+from ui.lr_finder_panel import show_finder
 from ui.resources import STATUS_ICONS, job_manager
 
 POLL_SECONDS = 1.0
@@ -90,6 +91,9 @@ def _draw(manager, run_id: str, record, history) -> None:
         _model_line(record)
     if record.error:
         (st.warning if record.status == "diverged" else st.error)(md(record.error))
+    if record.config.get("kind") == "lr_find":  # the learning-rate finder: its own panel
+        show_finder(run_id, record, manager.store)
+        return
     _final_metrics(record)
     if not record.is_active:
         _export(manager, run_id)

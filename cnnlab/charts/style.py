@@ -51,3 +51,33 @@ TEMPLATE = go.layout.Template(layout={
     "plot_bgcolor": "white",
     "hovermode": "closest",
 })
+
+# Projector mode (a sidebar switch, or ?present=1): every text size of a figure times this,
+# so the smallest tick label is 14 * 1.45 = 20 px, and figures 1.2 times taller to fit it.
+PROJECTOR_SCALE = 1.45
+PROJECTOR_HEIGHT_SCALE = 1.2
+PROJECTOR_DEFAULT_HEIGHT = 450  # Plotly's own default, for a figure that sets none
+
+
+def projector_figure(figure: go.Figure, scale: float = PROJECTOR_SCALE) -> go.Figure:
+    """A copy of `figure` with every font size (template, titles, axes, legend, annotations,
+    trace text) times `scale`, and its height times `PROJECTOR_HEIGHT_SCALE`.
+
+    Why a copy walked as a dict: a builder may set sizes anywhere (a subplot title, a
+    colour bar, a heatmap's cell text); scaling each "size" under a key that names a font
+    reaches them all without each builder knowing about projectors. Marker and line sizes
+    are not fonts and stay as they are.
+    """
+    def scaled(value, in_font=False):
+        if isinstance(value, dict):
+            return {key: (round(item * scale) if in_font and key == "size" and isinstance(item, (int, float))
+                          else scaled(item, key.endswith("font") or (in_font and key != "color")))
+                    for key, item in value.items()}
+        if isinstance(value, list):
+            return [scaled(item, in_font) for item in value]
+        return value
+
+    spec = scaled(figure.to_dict())
+    layout = spec.setdefault("layout", {})
+    layout["height"] = round((layout.get("height") or PROJECTOR_DEFAULT_HEIGHT) * PROJECTOR_HEIGHT_SCALE)
+    return go.Figure(spec, skip_invalid=False)

@@ -50,6 +50,9 @@ def _architectures() -> Container[str]:
     return ARCHITECTURES
 
 
+RUN_KINDS = ("train", "lr_find")
+
+
 @dataclass(frozen=True)
 class ExperimentConfig:
     """One experiment: data, model, tricks and optimization. A run is one execution of it."""
@@ -77,6 +80,11 @@ class ExperimentConfig:
     transfer: TransferConfig = spec(TransferConfig, "Transfer learning.")
     # One seed for data order, subset, initialization and dropout masks.
     seed: int = spec(0, "Random seed.", minimum=0, maximum=2**31 - 1)
+    # What a run of it does: "train", or "lr_find", the learning-rate range test (one short
+    # run that raises the rate every batch and keeps nothing it trains; see
+    # cnnlab.training.lr_finder). The Train form only ever makes "train" configs.
+    kind: str = spec("train", "What a run does: train the model, or find a learning rate.",
+                     choices=lambda: RUN_KINDS)
 
     def __post_init__(self):
         validate(self)
@@ -206,6 +214,9 @@ class ExperimentConfig:
     def summary(self) -> str:
         """A short human name: 'digits · small_convnet · adam 0.001 · dropout 0.5 · BN'."""
         parts = [self.dataset, self.architecture, f"{self.optimizer} {self.learning_rate:g}"]
+        if self.kind == "lr_find":
+            parts[2] = f"{self.optimizer} rate 1e-07 to 10"
+            parts.insert(0, "LR finder")
         if self.tricks.dropout_rate:
             parts.append(f"dropout {self.tricks.dropout_rate:g}")
         if self.tricks.batch_norm:

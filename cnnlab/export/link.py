@@ -16,9 +16,10 @@ from urllib.parse import urlencode
 from cnnlab.config import ExperimentConfig, flatten, parse_value
 
 # Query parameters that are not config fields: the Train page's run to reattach to, the
-# session's display name and its browser key (ui/identity.py). `share_url` writes none of
-# them: a link shared must never carry the key that owns the sharer's runs.
-RESERVED = ("run", "who", "key")
+# session's display name and its browser key (ui/identity.py), and projector mode
+# (ui/projector.py). `share_url` writes none of them: a link shared must never carry the
+# key that owns the sharer's runs.
+RESERVED = ("run", "who", "key", "present")
 MAX_IMPORT_BYTES = 64 * 1024  # a config is about 2 kB
 
 

@@ -33,6 +33,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from cnnlab.convolution.arithmetic import conv_macs
+
 if TYPE_CHECKING:  # Type names only: importing keras here would make importing this slow.
     import keras
     import pandas
@@ -321,8 +323,9 @@ def _macs(layer, inputs, outputs) -> int:
     if isinstance(layer, (layers.Conv1DTranspose, layers.Conv2DTranspose, layers.Conv3DTranspose)):
         return _size(in_shape) * _size(layer.kernel_size) * layer.filters
     if isinstance(layer, (layers.Conv1D, layers.Conv2D, layers.Conv3D)):
-        groups = getattr(layer, "groups", 1)
-        return out_elements * _size(layer.kernel_size) * in_channels // groups
+        # The convolution explorer's own formula (pages/6_Convolutions.py shows it filled in).
+        return conv_macs(out_elements // layer.filters, _size(layer.kernel_size), in_channels,
+                         layer.filters, groups=getattr(layer, "groups", 1))
     if isinstance(layer, layers.Dense):
         return _size(in_shape) * layer.units
     return 0

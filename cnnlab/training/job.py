@@ -184,6 +184,10 @@ def _train(store, run_id, config, stop_event):
         phase_learning_rate,
     )
 
+    if config.kind == "lr_find":
+        from cnnlab.training.lr_finder import run_finder
+
+        return run_finder(store, run_id, config, stop_event, lambda progress: _tell_stage(store, run_id, progress))
     _tell_stage(store, run_id, {"stage": "loading_data"})
     data = load_dataset(
         config.dataset, image_size=config.image_size, train_size=config.train_size,

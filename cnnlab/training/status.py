@@ -25,6 +25,7 @@ STAGES = {
     "training": "Training",
     "evaluating": "Training done; evaluating the model on the test set",
     "saving": "Saving the trained model",
+    "finding_lr": "Finding the learning rate: raising it every batch from 1e-7 to 10",
 }
 
 
@@ -33,6 +34,7 @@ SHORT_STAGES = {
     "queued": "queued", "starting_worker": "starting a worker", "loading_data": "loading data",
     "building_model": "building the model", "first_step": "tracing the first step",
     "training": "training", "evaluating": "evaluating", "saving": "saving",
+    "finding_lr": "finding the learning rate",
 }
 
 
@@ -85,6 +87,9 @@ def describe(record, start_in_s: float | None = None, *, short: bool = False) ->
         left = f" · {eta:.0f} s left" if eta is not None else ""
         return (f"Epoch {progress['epoch']}/{progress['epochs']} · step "
                 f"{progress['step']}/{progress['steps_per_epoch']}{left}")
+    if stage == "finding_lr" and "steps" in progress:
+        batches = f"batch {progress.get('step', 0)}/{progress['steps']}"
+        return f"finding the rate, {batches}" if short else f"{STAGES[stage]} · {batches}"
     words = SHORT_STAGES if short else STAGES
     return words.get(stage, stage.replace("_", " ") if short else stage.capitalize())
 
