@@ -8,6 +8,7 @@ import pytest
 
 from cnnlab.analysis.live import live_runs, live_view
 from cnnlab.charts import training as charts
+from tests.apptest import fresh_resources  # noqa: F401  (fixture)
 
 WATCHERS = 30
 
@@ -135,3 +136,30 @@ def test_an_unknown_layer_kind_is_refused(store):
     view = live_view(store, run_id, refresh_s=0.0)
     with pytest.raises(ValueError, match="Unknown layer metric"):
         view.layer_table("gradient")
+
+
+def test_the_train_page_draws_from_the_shared_view(lab_home, fresh_resources):
+    """Two sessions on one run's Train page: one view, one figure built, the same chart."""
+    from streamlit.testing.v1 import AppTest
+
+    from cnnlab.store import RunStore
+    from cnnlab.store.owners import this_owner
+    from tests.apptest import ROOT, plotly_figure
+    from ui.resources import job_manager
+
+    store = RunStore(lab_home)
+    run_id = store.create_run({"epochs": 3}, name="watched")
+    store.mark_running(run_id, device="CPU", owner=this_owner())
+    _epoch(store, run_id, 1)
+    figures = []
+    for _ in range(2):
+        app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+        app.query_params["run"] = run_id
+        app = app.run().switch_page("pages/1_Train.py").run()
+        figures.append(plotly_figure(app, f"train_curves_{run_id}"))
+    live = live_runs(job_manager().store).get(run_id)
+    curves = [key for key in live._values if key[1][0] == "curves"]
+    assert len(curves) == 1  # built by the first session, handed to the second
+    assert figures[0] == figures[1] and len(figures[0]["data"]) >= 3
+    store.finish_run(run_id, "stopped")
+    store.close()
