@@ -103,3 +103,31 @@ def test_a_run_trains_into_postgresql(postgres_url, tmp_path, tiny_config):
     assert other.read_artifact(run_id, "model.keras") is not None
     other.close()
     store.close()
+
+
+def test_a_writer_held_up_past_the_busy_timeout_gets_busy_and_writes_nothing(postgres_url, tmp_path,
+                                                                              monkeypatch):
+    """Another writer holding the store's write lock: a write waits, then fails as busy (a
+    sqlite3.OperationalError, which the pages say in words), and leaves nothing behind."""
+    import psycopg
+
+    from cnnlab.store import runs
+    from cnnlab.store.postgres import WRITE_LOCK_KEY
+    from ui.resources import store_error_message
+
+    monkeypatch.setattr(runs, "BUSY_TIMEOUT_S", 1.0)
+    store = RunStore(tmp_path / "home")
+    run_id = store.create_run({})
+    with psycopg.connect(postgres_url, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", (WRITE_LOCK_KEY,))
+        started = time.monotonic()
+        with pytest.raises(sqlite3.OperationalError) as caught:
+            store.add_metrics(run_id, [(1, 1, "loss", 0.5)])
+        assert 0.9 <= time.monotonic() - started < 20
+        assert isinstance(caught.value, StoreBusy)
+        assert store_error_message(caught.value) == "The lab's run store is busy; try again in a moment."
+        other.execute("SELECT pg_advisory_unlock(%s)", (WRITE_LOCK_KEY,))
+    assert store.metrics(run_id) == []
+    store.add_metrics(run_id, [(1, 1, "loss", 0.5)])  # the same connection goes on
+    assert len(store.metrics(run_id)) == 1
+    store.close()

@@ -161,7 +161,12 @@ class Connection:
 def begin_write(conn: Connection) -> None:
     """Start a write transaction that waits for every other writer, as BEGIN IMMEDIATE does."""
     conn.execute("BEGIN")
-    conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK_KEY,))
+    try:
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK_KEY,))
+    except BaseException:  # waited past lock_timeout: end the failed transaction
+        if conn.usable and conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 def bring_up_to_date(conn: Connection) -> None:
