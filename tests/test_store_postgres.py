@@ -81,12 +81,13 @@ def test_passwords_are_kept_out_of_messages():
 
 
 def test_a_run_trains_into_postgresql(postgres_url, tmp_path, tiny_config):
-    """The whole path: the job manager trains a run whose rows and status go to PostgreSQL,
-    and a store opened anew (another server) reads it all back; artifacts in the home."""
+    """The server's whole path: the job manager trains a run in a worker process (which
+    finds the database through CNNLAB_DATABASE_URL, as the app's workers do), its rows and
+    status go to PostgreSQL, and a store opened anew reads it all back; artifacts in the home."""
     from cnnlab.training import JobManager
 
     store = RunStore(tmp_path / "home")
-    manager = JobManager(store, max_concurrent=1)
+    manager = JobManager(store, max_concurrent=1, isolation="process")
     try:
         run_id = manager.submit(tiny_config, name="on postgres")
         deadline = time.monotonic() + 240
