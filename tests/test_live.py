@@ -13,17 +13,6 @@ from tests.apptest import fresh_resources  # noqa: F401  (fixture)
 WATCHERS = 30
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, lab_home):
-    """The run store on each backend (PostgreSQL: tests/postgres.py)."""
-    from cnnlab.store import RunStore
-
-    if request.param == "postgresql":
-        request.getfixturevalue("postgres_url")
-    with RunStore(lab_home) as run_store:
-        yield run_store
-
-
 class CountingStore:
     """The store, counting its reads and what each metrics read returned."""
 
