@@ -121,8 +121,12 @@ def _records(started: dict[str, str]) -> dict:
 
 def _live(lesson: Lesson, started: dict[str, str], statuses: dict) -> None:
     manager = job_manager()
-    more = start_waiting(manager, lesson, started, session=current_session()) \
-        if waiting_for(lesson, started, manager.store) else {}
+    try:
+        more = start_waiting(manager, lesson, started, session=current_session()) \
+            if waiting_for(lesson, started, manager.store) else {}
+    except ValueError as error:  # the session's cap (CNNLAB_MAX_PER_SESSION): again next poll
+        st.info(str(error), icon=":material/hourglass_top:")
+        more = {}
     if more:
         st.session_state[STARTED][lesson.name] = {**started, **more}
         st.rerun()
