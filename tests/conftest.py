@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from tests.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures
+
 # Quiet TensorFlow's start-up chatter in test output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # The app starts a worker process (which imports TensorFlow) with its job manager; most page

@@ -101,6 +101,13 @@ BENCHMARKS = {
         keys=("stop_all_s", "stop_all_each_s", "statuses", "trained_rows", "load_avg_1m"),
         expect={"trained_rows": 0},
     ),
+    "classroom": Benchmark(
+        keys=("students", "p50_s", "p95_s", "max_s", "samples", "undelivered", "students_served",
+              "server_cpu_per_student", "server_cpu_watched", "server_cpu_unwatched", "client_cpu", "window_s",
+              "rows_stored", "load_avg_1m", "cpu_count", "target_s", "met"),
+        expect={"students": 3, "students_served": 3},
+        timeout_s=420.0,
+    ),
     "compare_render": Benchmark(
         keys=("compare_render_s", "times_s", "cpu_s", "cleanup_s", "script_s", "gc_freeze",
               "runs", "epochs", "metric_rows", "charts", "fill_s", "target_s", "ok",

@@ -1,4 +1,9 @@
-"""Tests of the run store: round-trips, statuses, metrics, concurrency, recovery, artifacts."""
+"""Tests of the run store: round-trips, statuses, metrics, concurrency, recovery, artifacts.
+
+Every test taking `store` runs on both backends: SQLite (the default) and PostgreSQL (a
+throwaway server, tests/postgres.py; CNNLAB_DATABASE_URL set for the test, so stores opened
+again and child processes use the same database).
+"""
 
 import json
 import math
@@ -34,9 +39,12 @@ CONFIG = {"architecture": "lenet5", "learning_rate": 0.01, "tricks": {"dropout_r
           "augment": ["flip", "rotate"], "seed": None}
 
 
-@pytest.fixture
-def store(tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    if request.param == "postgresql":
+        request.getfixturevalue("postgres_url")
     with RunStore(tmp_path / "home") as run_store:
+        assert run_store.backend == request.param
         yield run_store
 
 
@@ -50,10 +58,9 @@ def _python(code: str, **kwargs) -> subprocess.Popen:
 def _set_owner(store, run_id, owner, **times):
     """Rewrite a run's owner and times as another process would have left them."""
     assignments = ", ".join(f"{column} = ?" for column in ["owner", *times])
-    with sqlite3.connect(store.db_path) as conn:
+    with store._write() as conn:
         conn.execute(f"UPDATE runs SET {assignments} WHERE run_id = ?",
                      (owner, *times.values(), run_id))
-    conn.close()
 
 
 # -- runs ----------------------------------------------------------------------------------
@@ -78,13 +85,23 @@ def test_create_get_round_trip(store):
 
 
 def test_store_files_and_schema(store):
-    assert store.db_path == store.home / "cnnlab.sqlite3"
-    conn = sqlite3.connect(store.db_path)
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION
-    indexes = {row[1] for row in conn.execute("PRAGMA index_list(metrics)")}
-    assert "metrics_by_run" in indexes
-    conn.close()
+    if store.backend == "sqlite":
+        assert store.db_path == store.home / "cnnlab.sqlite3"
+        conn = sqlite3.connect(store.db_path)
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == store_module.SCHEMA_VERSION
+        indexes = {row[1] for row in conn.execute("PRAGMA index_list(metrics)")}
+        conn.close()
+    else:
+        assert not (store.home / "cnnlab.sqlite3").exists()
+        conn = store._conn()
+        assert conn.execute("SELECT version FROM cnnlab_schema").fetchall() == [(store_module.SCHEMA_VERSION,)]
+        indexes = {row[0] for row in conn.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'metrics'")}
+        columns = {row[0] for row in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'runs'")}
+        assert "session" in columns  # migration 3
+    assert {"metrics_by_run", "metrics_by_run_name"} <= indexes
     # Opening the same home again keeps what is there.
     run_id = store.create_run({})
     assert RunStore(store.home).get_run(run_id) is not None
@@ -478,9 +495,10 @@ def test_recover_after_a_writer_process_is_killed(store):
         # Whole transactions only: every step has both of its rows.
         assert len(rows) >= 200 and len(rows) % 2 == 0
         assert record.progress["step"] == rows[-1].step
-        conn = sqlite3.connect(fresh.db_path)
-        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-        conn.close()
+        if fresh.backend == "sqlite":
+            conn = sqlite3.connect(fresh.db_path)
+            assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+            conn.close()
     finally:
         fresh.close()
 

@@ -35,7 +35,9 @@ PREDICTIONS_KEPT = 4  # (run, epoch) entries of stored predictions held in sessi
 
 def show_alerts(history, record) -> None:
     """Each health alert the run's figures support, likeliest cause first, with its remedy."""
-    for alert in health_alerts(history, status=record.status, config=record.config):
+    alerts = history.shared(("alerts", record.status),
+                            lambda: health_alerts(history, status=record.status, config=record.config))
+    for alert in alerts:
         if alert.kind == "diverged" and record.error:
             continue  # the run's own error message already says it, with the rate used
         box = st.error if alert.kind in SERIOUS_ALERTS else st.warning
@@ -63,8 +65,9 @@ def show_insight(run_id: str, record, history, store) -> None:
 
 
 def _curves(run_id, record, history, steps_per_epoch, total_epochs) -> None:
-    figure = training_charts.training_curves(history.epochs, history.batches, steps_per_epoch=steps_per_epoch,
-                                    total_epochs=total_epochs)
+    # Built once for every session watching these rows (history.shared; cnnlab.analysis.live).
+    figure = history.shared(("curves", steps_per_epoch, total_epochs), lambda: training_charts.training_curves(
+        history.epochs, history.batches, steps_per_epoch=steps_per_epoch, total_epochs=total_epochs))
     plotly_chart(figure, key=f"train_curves_{run_id}", config=PLOTLY_CONFIG, theme=None)
     # One chart under the other, each the panel's full width: side by side, at 1024 px a
     # chart was 140 px wide and its title cut.
@@ -74,14 +77,14 @@ def _curves(run_id, record, history, steps_per_epoch, total_epochs) -> None:
                         "two curves: positive and growing means overfitting. The star is "
                         "the best epoch (lowest validation loss, or early stopping's).")
     final = record.final_metrics or {}
-    figure = insight_charts.generalization_gap(
-        history.epochs, metric=metric, best_epoch=_int_or_none(final.get("best_epoch")),
-        early_stopping_epoch=_int_or_none(final.get("early_stopping_epoch")),
-        total_epochs=total_epochs)
+    best, early = _int_or_none(final.get("best_epoch")), _int_or_none(final.get("early_stopping_epoch"))
+    figure = history.shared(("gap", metric, best, early, total_epochs), lambda: insight_charts.generalization_gap(
+        history.epochs, metric=metric, best_epoch=best, early_stopping_epoch=early, total_epochs=total_epochs))
     plotly_chart(figure, key=f"train_gap_{run_id}", config=PLOTLY_CONFIG, theme=None)
     st.caption("The learning rate each batch used: a schedule's decay, a plateau's drops, "
                "the lower rate of fine-tuning.")
-    figure = insight_charts.learning_rate_figure(history.batches, steps_per_epoch=steps_per_epoch)
+    figure = history.shared(("learning_rate", steps_per_epoch), lambda: insight_charts.learning_rate_figure(
+        history.batches, steps_per_epoch=steps_per_epoch))
     plotly_chart(figure, key=f"train_learning_rate_{run_id}", config=PLOTLY_CONFIG, theme=None)
 
 
@@ -100,18 +103,19 @@ def _gradients(run_id, history, steps_per_epoch, total_epochs) -> None:
     st.caption("A row per layer's kernel, input at the top; colour on a log scale. Rows that "
                "stay dark near the input while the output is bright: vanishing gradients.")
     plotly_chart(
-        insight_charts.layer_heatmap(table, kind=kind, steps_per_epoch=steps_per_epoch),
+        history.shared(("layer_heatmap", kind, steps_per_epoch), lambda: insight_charts.layer_heatmap(
+            table, kind=kind, steps_per_epoch=steps_per_epoch)),
         key=f"train_layer_heatmap_{run_id}", config=PLOTLY_CONFIG, theme=None)
-    plotly_chart(insight_charts.latest_layer_bars(table, kind=kind),
+    plotly_chart(history.shared(("layer_bars", kind), lambda: insight_charts.latest_layer_bars(table, kind=kind)),
                     key=f"train_layer_bars_{run_id}", config=PLOTLY_CONFIG, theme=None)
     plotly_chart(
-        insight_charts.gradient_ratio_figure(first_to_last_ratio(grads), steps_per_epoch=steps_per_epoch,
-                                             total_epochs=total_epochs),
+        history.shared(("gradient_ratio", steps_per_epoch, total_epochs), lambda: insight_charts.gradient_ratio_figure(
+            first_to_last_ratio(grads), steps_per_epoch=steps_per_epoch, total_epochs=total_epochs)),
         key=f"train_gradient_ratio_{run_id}", config=PLOTLY_CONFIG, theme=None)
     dead = history.layer_table("dead_fraction")
     if not dead.empty:
-        plotly_chart(insight_charts.dead_relu_figure(dead), key=f"train_dead_relu_{run_id}",
-                        config=PLOTLY_CONFIG, theme=None)
+        plotly_chart(history.shared("dead_relu", lambda: insight_charts.dead_relu_figure(dead)),
+                        key=f"train_dead_relu_{run_id}", config=PLOTLY_CONFIG, theme=None)
 
 
 def _confusion(run_id, record, store) -> None:

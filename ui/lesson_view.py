@@ -123,8 +123,13 @@ def _records(started: dict[str, str]) -> dict:
 
 def _live(lesson: Lesson, started: dict[str, str], statuses: dict) -> None:
     manager = job_manager()
-    more = start_waiting(manager, lesson, started, session=current_session(),
-                         owner_key=current_owner()) if waiting_for(lesson, started, manager.store) else {}
+    try:
+        more = start_waiting(manager, lesson, started, session=current_session(),
+                             owner_key=current_owner()) \
+            if waiting_for(lesson, started, manager.store) else {}
+    except ValueError as error:  # the session's cap (CNNLAB_MAX_PER_SESSION): again next poll
+        st.info(md(error), icon=":material/hourglass_top:")
+        more = {}
     if more:
         st.session_state[STARTED][lesson.name] = {**started, **more}
         st.rerun()

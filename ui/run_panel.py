@@ -1,18 +1,21 @@
 """The live view of one run: status, progress, Stop, health alerts and the insight tabs.
 
-It polls the store once a second from a fragment while the run is active, fetching only
-new metric rows, and stops polling (a full rerun) when the run ends. From the moment the
+It polls once a second from a fragment while the run is active and stops polling (a full rerun) when the run ends. From the moment the
 run leaves the queue until its first point is stored (its untrained loss, written as soon
 as its model is built) it polls four times a second, so the point shows the moment it
-exists; then one full rerun sets the pace back to once a second. The alerts and the tabs (ui/insight_panel.py) are drawn
-inside the same fragment, so they follow the run too.
+exists; then one full rerun sets the pace back to once a second. The alerts and the tabs
+(ui/insight_panel.py) are drawn inside the same fragment, so they follow the run too.
+
+What it draws comes from the run's shared live view (cnnlab.analysis.live): every session
+watching the run shares one incremental store read per refresh and the figures built from
+it, so a class watching one run costs little more than one student.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from cnnlab.analysis.history import RunHistory
+from cnnlab.analysis.live import live_view
 from cnnlab.export.bundle import export_run
 from cnnlab.sessions import may_modify
 from cnnlab.store import ACTIVE_STATUSES
@@ -29,14 +32,12 @@ FIRST_POINT_POLL_SECONDS = 0.25
 
 def show_run(run_id: str) -> None:
     """Draw the panel of `run_id`; live while it trains."""
-    store = job_manager().store
-    record = store.get_run(run_id)
-    if record is None:
+    view = live_view(job_manager().store, run_id)
+    if view is None:
         st.warning(f"Run {code(run_id)} is not in the store (deleted?). Start a new one above.")
         return
-    history = _history(run_id)
-    history.update(store)
-    interval = _poll_interval(record, history)
+    record = view.record
+    interval = _poll_interval(record, view)
     st.fragment(run_every=interval, key=f"run_panel_{run_id}")(_panel)(
         run_id, record.is_active, interval)
 
@@ -52,17 +53,17 @@ def _poll_interval(record, history) -> float | None:
 
 def _panel(run_id: str, was_active: bool, interval: float | None = POLL_SECONDS) -> None:
     manager = job_manager()
-    record = manager.store.get_run(run_id)
-    if record is None:
+    # Shared reads at twice this poll's pace, so a point stored is drawn at most a poll late.
+    view = live_view(manager.store, run_id, refresh_s=(interval or POLL_SECONDS) / 2)
+    if view is None:
         st.warning(f"Run {code(run_id)} was deleted.")
         return
+    record = view.record
     if was_active and not record.is_active:
         st.rerun()  # the run just ended: redraw the page once, without the poller
 
-    history = _history(run_id)
-    history.update(manager.store)
-    _draw(manager, run_id, record, history)
-    if _poll_interval(record, history) != interval:
+    _draw(manager, run_id, record, view)
+    if _poll_interval(record, view) != interval:
         # Drawn first, so the first point shows at once; then one full rerun sets the
         # fragment's pace anew (Streamlit takes `run_every` only when a fragment is created).
         st.rerun()
@@ -99,13 +100,6 @@ def _draw(manager, run_id: str, record, history) -> None:
         _export(manager, run_id)
     show_alerts(history, record)
     show_insight(run_id, record, history, manager.store)
-
-
-def _history(run_id: str) -> RunHistory:
-    histories = st.session_state.setdefault("train_histories", {})
-    if run_id not in histories:
-        histories[run_id] = RunHistory(run_id)
-    return histories[run_id]
 
 
 def _progress(record, store) -> None:

@@ -32,6 +32,8 @@ class RunHistory:
         self.last_id = 0
         self._buckets: dict[str, list[tuple[int, int, str, float]]] = {}
         self._tables: dict[str, pd.DataFrame] = {}
+        self._memo: dict = {}
+        self._memo_id = 0
         # The model's layers input to output, once the run has written them (LAYER_ORDER).
         self.layer_order: list[str] | None = None
 
@@ -43,10 +45,26 @@ class RunHistory:
         if rows:
             self.last_id = rows[-1].id
             for row in rows:
-                bucket, name = _bucket(row.name)
+                bucket, name = bucket_of(row.name)
                 self._buckets.setdefault(bucket, []).append((row.epoch, row.step, name, row.value))
                 self._tables.pop(bucket, None)
         return len(rows)
+
+    def bucket_rows(self, bucket: str) -> list[tuple[int, int, str, float]]:
+        """The (epoch, step, column, value) rows of a bucket so far; only ever appended to."""
+        return self._buckets.get(bucket, [])
+
+    def bucket_lengths(self) -> dict[str, int]:
+        """How many rows each bucket holds now."""
+        return {bucket: len(rows) for bucket, rows in self._buckets.items()}
+
+    def shared(self, key, build):
+        """`build()` of the rows held now, built once per `key` (see LiveView.shared)."""
+        if self._memo_id != self.last_id:
+            self._memo, self._memo_id = {}, self.last_id
+        if key not in self._memo:
+            self._memo[key] = build()
+        return self._memo[key]
 
     @property
     def epochs(self) -> pd.DataFrame:
@@ -62,35 +80,49 @@ class RunHistory:
         """One row per recorded step (index (epoch, step)), a column per layer, input to
         output (the model's order where the run stored it, else the order training wrote
         them in). `kind` is one of LAYER_KINDS."""
-        if kind not in LAYER_KINDS:
-            raise ValueError(f"Unknown layer metric `kind`. Expected one of {LAYER_KINDS}. "
-                             f"Received: {kind!r}.")
-        table = self._table(kind, index=["epoch", "step"])
-        if self.layer_order and len(table.columns):
-            rank = {name: index for index, name in enumerate(self.layer_order)}
-            # Known layers in the model's order; others (activations) keep theirs, after.
-            columns = sorted(table.columns, key=lambda name: (name not in rank, rank.get(name, 0)))
-            table = table[columns]
-        return table
+        check_layer_kind(kind)
+        return in_layer_order(self._table(kind, index=["epoch", "step"]), self.layer_order)
 
     def _read_layer_order(self, store) -> None:
-        data = store.read_artifact(self.run_id, LAYER_ORDER)
-        if data is None:
-            return
-        try:
-            order = json.loads(data)
-        except ValueError:
-            return
-        if isinstance(order, list) and all(isinstance(name, str) for name in order):
-            self.layer_order = order
+        self.layer_order = read_layer_order(store, self.run_id)
 
     def _table(self, bucket: str, *, index: list[str]) -> pd.DataFrame:
         if bucket not in self._tables:
-            self._tables[bucket] = _pivot(self._buckets.get(bucket, []), index)
+            self._tables[bucket] = pivot(self._buckets.get(bucket, []), index)
         return self._tables[bucket]
 
 
-def _bucket(name: str) -> tuple[str, str]:
+def read_layer_order(store, run_id: str) -> list[str] | None:
+    """The model's layers input to output, as the run stored them (None until it has)."""
+    data = store.read_artifact(run_id, LAYER_ORDER)
+    if data is None:
+        return None
+    try:
+        order = json.loads(data)
+    except ValueError:
+        return None
+    if isinstance(order, list) and all(isinstance(name, str) for name in order):
+        return order
+    return None
+
+
+def check_layer_kind(kind: str) -> None:
+    if kind not in LAYER_KINDS:
+        raise ValueError(f"Unknown layer metric `kind`. Expected one of {LAYER_KINDS}. "
+                         f"Received: {kind!r}.")
+
+
+def in_layer_order(table: pd.DataFrame, layer_order: list[str] | None) -> pd.DataFrame:
+    """`table`'s layer columns in the model's order where known (`layer_order`); others
+    (activations) keep theirs, after."""
+    if not layer_order or not len(table.columns):
+        return table
+    rank = {name: index for index, name in enumerate(layer_order)}
+    columns = sorted(table.columns, key=lambda name: (name not in rank, rank.get(name, 0)))
+    return table[columns]
+
+
+def bucket_of(name: str) -> tuple[str, str]:
     """(bucket, column name) of a stored metric name."""
     if name.startswith(BATCH_PREFIX):
         return "batch", name.removeprefix(BATCH_PREFIX)
@@ -100,7 +132,7 @@ def _bucket(name: str) -> tuple[str, str]:
     return "epoch", name
 
 
-def _pivot(rows, index: list[str]) -> pd.DataFrame:
+def pivot(rows, index: list[str]) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame()
     frame = pd.DataFrame(rows, columns=["epoch", "step", "name", "value"])

@@ -1,4 +1,4 @@
-"""The run store: one SQLite database plus an artifacts folder per run.
+"""The run store: one SQLite database (or a PostgreSQL one) plus an artifacts folder per run.
 
 The store is the lab's single source of truth. Training threads write runs, metrics and
 progress here; pages, the CLI and other processes (even on other machines sharing the
@@ -11,13 +11,16 @@ Layout of the home folder:
     <home>/<run_id>/          the run's artifacts (saved model, confusion matrices, ...)
 
 What a run and a metric row are, and the checks on them, live in `cnnlab.store.records`;
-this module holds the SQLite side: connections, transactions and the queries.
+this module holds connections, transactions and the queries. With `CNNLAB_DATABASE_URL`
+set to a PostgreSQL URL the tables live in that database instead (`cnnlab.store.postgres`
+gives its connections SQLite's manners, so the queries are the same).
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import os
 import secrets
 import shutil
 import socket
@@ -30,7 +33,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from cnnlab.store import owners, records
+from cnnlab.store import owners, postgres, records
 from cnnlab.store.artifacts import remove_partial_files, write_atomically
 from cnnlab.store.records import MetricRow, RunRecord, default_home
 from cnnlab.store.schema import (
@@ -65,15 +68,24 @@ class RunStore:
 
     Args:
         home: folder for the database and the run folders (default: `default_home()`).
+        database_url: a PostgreSQL URL to keep runs and metrics in instead of the SQLite
+            file in `home` (default: `$CNNLAB_DATABASE_URL`; unset or "": SQLite). The
+            artifacts stay in `home`, which every machine training runs must then share.
     """
 
-    def __init__(self, home: str | Path | None = None):
+    def __init__(self, home: str | Path | None = None, *, database_url: str | None = None):
         home = Path(home).expanduser() if home is not None else default_home()
         home.mkdir(parents=True, exist_ok=True)
         self.home = home.resolve()
+        url = os.environ.get("CNNLAB_DATABASE_URL", "") if database_url is None else database_url
+        if url:
+            postgres.check_database_url(url)
+        self.database_url = url or None
+        self.backend = "postgresql" if url else "sqlite"
         self.db_path = self.home / DB_NAME
+        where = url or str(self.db_path)
         with _write_locks_guard:
-            self._write_lock = _write_locks.setdefault(str(self.db_path), threading.Lock())
+            self._write_lock = _write_locks.setdefault(where, threading.Lock())
         self._local = threading.local()
         # Weak, so a finished thread's connection closes with the thread.
         self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
@@ -82,6 +94,9 @@ class RunStore:
         self._create_schema()
 
     def __repr__(self) -> str:
+        if self.database_url:
+            return (f"RunStore(home={str(self.home)!r}, "
+                    f"database_url={postgres.redacted(self.database_url)!r})")
         return f"RunStore(home={str(self.home)!r})"
 
     def __enter__(self) -> RunStore:
@@ -187,8 +202,7 @@ class RunStore:
                 raise self._unknown_run(run_id)
 
     def get_run(self, run_id: str) -> RunRecord | None:
-        row = self._conn().execute(
-            f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        row = self._read(f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         return None if row is None else record_of(row)
 
     def list_runs(self, *, statuses: Sequence[str] | None = None,
@@ -200,16 +214,20 @@ class RunStore:
                 statuses = [statuses]
             for status in statuses:
                 records.check_status(status)
+            if not statuses:
+                return []  # (PostgreSQL refuses the empty list "IN ()")
             sql += f" WHERE status IN ({', '.join('?' * len(statuses))})"
             params += list(statuses)
-        sql += " ORDER BY created_at DESC, rowid DESC"
+        # Ties (one clock tick) in insertion order; PostgreSQL has no rowid, and run ids
+        # sort by creation time.
+        sql += " ORDER BY created_at DESC, " + ("run_id DESC" if self.database_url else "rowid DESC")
         if limit is not None:
             if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
                 raise ValueError("Invalid `limit`. Expected an int >= 0 or None. "
                                  f"Received: {limit!r}. Pass None for all runs.")
             sql += " LIMIT ?"
             params.append(limit)
-        return [record_of(row) for row in self._conn().execute(sql, params).fetchall()]
+        return [record_of(row) for row in self._read(sql, params).fetchall()]
 
     def recover_interrupted(self) -> list[str]:
         """Mark queued or running runs whose owner process is gone as "interrupted".
@@ -303,7 +321,7 @@ class RunStore:
                 return []
             sql += f" AND name IN ({', '.join('?' * len(names))})"
             params += list(names)
-        rows = self._conn().execute(sql + " ORDER BY id", params).fetchall()
+        rows = self._read(sql + " ORDER BY id", params).fetchall()
         return _metric_rows(rows)
 
     def latest_with_prefix(self, run_id: str, prefix: str) -> list[MetricRow]:
@@ -315,12 +333,11 @@ class RunStore:
         # A name range, not LIKE, so the (run_id, name, id) index serves it.
         upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
         where = "run_id = ? AND name >= ? AND name < ?"
-        conn = self._conn()
-        last = conn.execute(f"SELECT epoch, step FROM metrics WHERE {where} ORDER BY id DESC LIMIT 1",
-                            (run_id, prefix, upper)).fetchone()
+        last = self._read(f"SELECT epoch, step FROM metrics WHERE {where} ORDER BY id DESC LIMIT 1",
+                          (run_id, prefix, upper)).fetchone()
         if last is None:
             return []
-        rows = conn.execute(
+        rows = self._read(
             f"SELECT id, epoch, step, name, value, time FROM metrics WHERE {where}"
             " AND epoch = ? AND step = ? ORDER BY id", (run_id, prefix, upper, *last)).fetchall()
         return _metric_rows(rows)
@@ -363,14 +380,22 @@ class RunStore:
             connections, self._connections = list(self._connections), weakref.WeakSet()
             self._generation += 1
         for conn in connections:
-            with contextlib.suppress(sqlite3.Error):
+            with contextlib.suppress(sqlite3.Error):  # a PostgreSQL Connection never raises
                 conn.close()
 
     # -- internals -----------------------------------------------------------------------
 
     def _conn(self) -> sqlite3.Connection:
-        """This thread's connection, opened on first use."""
+        """This thread's connection, opened on first use (again, after a database server
+        dropped it)."""
         local = self._local
+        if self.database_url:
+            if getattr(local, "generation", None) != self._generation or not local.conn.usable:
+                conn = postgres.connect(self.database_url, BUSY_TIMEOUT_S)
+                with self._connections_guard:
+                    self._connections.add(conn)
+                    local.conn, local.generation = conn, self._generation
+            return local.conn
         if getattr(local, "generation", None) != self._generation:
             # Autocommit mode (isolation_level=None): every read sees the latest commit,
             # and writes open their own BEGIN IMMEDIATE transactions.
@@ -391,18 +416,41 @@ class RunStore:
         """One write transaction, with this process's other writers kept out."""
         conn = self._conn()
         with self._write_lock:
-            # IMMEDIATE takes SQLite's write lock now, so another process makes us wait
-            # here (busy_timeout) rather than fail halfway through the transaction.
-            conn.execute("BEGIN IMMEDIATE")
+            if self.database_url:
+                postgres.begin_write(conn)
+            else:
+                # IMMEDIATE takes SQLite's write lock now, so another process makes us wait
+                # here (busy_timeout) rather than fail halfway through the transaction.
+                conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
                 conn.execute("COMMIT")
             except BaseException:
+                if self.database_url and not conn.usable:
+                    raise  # the server dropped the connection: nothing to roll back
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
 
+    def _read(self, sql: str, params: Sequence[Any] = ()):
+        """A read (a cursor); on PostgreSQL tried once more on a new connection when the
+        server dropped the old one (it restarted): a read repeated changes nothing."""
+        try:
+            return self._conn().execute(sql, params)
+        except postgres.StoreBusy:
+            if not self.database_url or self._conn_usable():
+                raise
+            return self._conn().execute(sql, params)
+
+    def _conn_usable(self) -> bool:
+        local = self._local
+        return getattr(local, "generation", None) == self._generation and local.conn.usable
+
     def _create_schema(self) -> None:
+        if self.database_url:
+            with self._write() as conn:
+                postgres.bring_up_to_date(conn)
+            return
         conn = self._conn()
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":

@@ -72,3 +72,42 @@ def check_memory(config: ExperimentConfig) -> None:
             f"Not enough memory to start this run. {warning} A smaller architecture needs "
             "less too, and memory frees up as other runs finish."
         )
+
+
+def max_per_session() -> int | None:
+    """`CNNLAB_MAX_PER_SESSION`: the most runs one browser session may have queued or
+    running at once (unset or "": no cap)."""
+    import os
+
+    raw = os.environ.get("CNNLAB_MAX_PER_SESSION", "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError("Invalid CNNLAB_MAX_PER_SESSION. Expected a whole number >= 1 (or "
+                         f"unset, for no cap). Received: {raw!r}. Set it to, e.g., 3.")
+    return int(raw)
+
+
+def check_session_cap(store, session: str, adding: int, *, owner_key: str = "") -> None:
+    """Raise ValueError when `session` would have more than `CNNLAB_MAX_PER_SESSION` runs
+    queued or running with `adding` more. Where the runs carry an `owner_key` (the browser's
+    secret or the signed-in user, cnnlab.sessions), the cap counts by it: a student cannot
+    escape it by typing another display name.
+
+    Why: on a shared server (or cluster) one student pressing Train twenty times must not
+    fill the queue ahead of the class. Counted in the store, so every server sharing it
+    counts the same runs. The command line (session "") is the administrator's: no cap.
+    """
+    cap = max_per_session()
+    if cap is None or not session:
+        return
+    running = store.list_runs(statuses=("queued", "running"))
+    if owner_key:
+        active = sum(record.owner_key == owner_key for record in running)
+    else:
+        active = sum(record.session == session for record in running)
+    if active + adding > cap:
+        raise ValueError(
+            f"Too many runs for session {session!r}: it has {active} queued or running. "
+            f"Expected at most {cap} per session (CNNLAB_MAX_PER_SESSION). Received: "
+            f"{adding} more. Wait for one to finish, or stop one, then train again.")

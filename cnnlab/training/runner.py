@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from cnnlab.config import ExperimentConfig
 from cnnlab.store import RunRecord, RunStore
 from cnnlab.store.owners import this_owner
-from cnnlab.training.admission import admit
+from cnnlab.training.admission import admit, check_session_cap
 from cnnlab.training.executor import Executor, ThreadExecutor
 from cnnlab.training.status import queue_progress
 
@@ -76,6 +76,7 @@ class JobManager:
         self.max_concurrent = max_concurrent or _default_max_concurrent()
         self.isolation = isolation
         self._lock = threading.Lock()
+        self._submit_lock = threading.Lock()
         self._queue: deque[tuple[str, ExperimentConfig]] = deque()
         # Each active run's "it has ended" event.
         self._active: dict[str, threading.Event] = {}
@@ -101,7 +102,8 @@ class JobManager:
         name) whose `owner_key` (cnnlab.sessions) may stop it; return its id at once.
 
         Raises ValueError, before anything is written, for a config that cannot run,
-        including one whose memory estimate does not fit this machine (`admit`).
+        including one whose memory estimate does not fit this machine (`admit`), and when
+        `session` has `CNNLAB_MAX_PER_SESSION` runs queued or running already.
         """
         return self.submit_all([(config, name)], session=session, owner_key=owner_key)[0]
 
@@ -116,12 +118,16 @@ class JobManager:
         for config, _ in runs:
             admit(config, self.store)
         run_ids = []
-        for config, name in runs:
-            run_id = self.store.create_run(config.to_dict(), name or config.summary(), session, owner_key)
-            with self._lock:
-                self._queue.append((run_id, config))
-                self._start_queued()
-            run_ids.append(run_id)
+        # The cap's count and the new rows under one lock, so two clicks of one session
+        # in this server cannot both pass it.
+        with self._submit_lock:
+            check_session_cap(self.store, session, len(runs), owner_key=owner_key)
+            for config, name in runs:
+                run_id = self.store.create_run(config.to_dict(), name or config.summary(), session, owner_key)
+                with self._lock:
+                    self._queue.append((run_id, config))
+                    self._start_queued()
+                run_ids.append(run_id)
         self._publish()
         return run_ids
 
