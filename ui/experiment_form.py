@@ -210,17 +210,22 @@ def _model_section() -> dict:
                                key="train_tricks_initializer", help=field_help(Tricks, "initializer"))
     batch_norm = st.toggle("Batch normalization", key="train_tricks_batch_norm",
                            help=field_help(Tricks, "batch_norm"))
+    batch_norm_dense = st.toggle("Batch normalization on dense layers",
+                                 key="train_tricks_batch_norm_dense",
+                                 help=field_help(Tricks, "batch_norm_dense"))
+    any_norm = batch_norm or batch_norm_dense
     position = st.radio("Batch norm position", NORM_POSITIONS, format_func=_label, horizontal=True,
-                        key="train_tricks_batch_norm_position", disabled=not batch_norm,
+                        key="train_tricks_batch_norm_position", disabled=not any_norm,
                         help=field_help(Tricks, "batch_norm_position"))
     # No upper bound here: 1 or more gets the config's own message ("Expected a value < 1.0").
     momentum = st.number_input("Batch norm momentum", min_value=0.0, step=0.05,
                                format="%g", key="train_tricks_batch_norm_momentum",
-                               disabled=not batch_norm, help=field_help(Tricks, "batch_norm_momentum"))
+                               disabled=not any_norm, help=field_help(Tricks, "batch_norm_momentum"))
     return {"architecture": architecture, "tricks": {
         "activation": None if activation == DEFAULT else activation,
         "initializer": None if initializer == DEFAULT else initializer, "batch_norm": batch_norm,
-        "batch_norm_position": position, "batch_norm_momentum": momentum}}
+        "batch_norm_dense": batch_norm_dense, "batch_norm_position": position,
+        "batch_norm_momentum": momentum}}
 
 
 def _summary(slot, draft: Draft) -> None:

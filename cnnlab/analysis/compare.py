@@ -107,6 +107,8 @@ def key_tricks(config: ExperimentConfig) -> str:
         parts.append(f"dropout {tricks.dropout_rate:g}")
     if tricks.batch_norm:
         parts.append("BN")
+    if tricks.batch_norm_dense:
+        parts.append("dense BN")
     if tricks.l1:
         parts.append(f"L1 {tricks.l1:g}")
     if tricks.l2:

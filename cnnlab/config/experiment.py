@@ -212,6 +212,8 @@ class ExperimentConfig:
             default = Tricks().batch_norm_momentum
             momentum = self.tricks.batch_norm_momentum
             parts.append("BN" if momentum == default else f"BN momentum {momentum:g}")
+        if self.tricks.batch_norm_dense:
+            parts.append("dense BN")
         if self.tricks.l1:
             parts.append(f"L1 {self.tricks.l1:g}")
         if self.tricks.l2:

@@ -48,8 +48,14 @@ class Tricks:
         "layer, or spatial dropout after every conv block.", choices=lambda: DROPOUT_PLACEMENTS)
     # Batch normalization after every convolution.
     batch_norm: bool = spec(False, "Batch normalization after each convolution.")
+    # Batch normalization after every hidden dense layer (and, in the MLP, of its input, as
+    # the lectures' dense network has it); same position and momentum as the conv layers'.
+    batch_norm_dense: bool = spec(
+        False, "Batch normalization after each hidden dense layer (the MLP also normalizes "
+        "its input), in the same position and with the same momentum as after convolutions.")
     batch_norm_position: str = spec(
-        "before_activation", "Batch normalization before the activation (as in the paper) or after it.",
+        "before_activation", "Batch normalization before the activation (as in the paper) or after it "
+        "(convolutions and dense layers alike).",
         choices=lambda: NORM_POSITIONS)
     # Training normalizes each batch with its own mean and variance; validation, test and
     # prediction use moving averages of them. Keras' default momentum, 0.99, averages over
