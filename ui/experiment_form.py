@@ -22,6 +22,7 @@ from cnnlab.config import (
     ACTIVATIONS,
     DROPOUT_PLACEMENTS,
     INITIALIZERS,
+    LOSSES,
     MONITORS,
     NORM_POSITIONS,
     OPTIMIZERS,
@@ -56,6 +57,8 @@ LABELS = {
     "standard_normal": "N(0, 1) (standard)", DEFAULT: "architecture default",
     "time_based": "time-based", "one_cycle": "one-cycle",
     "warmup": "linear warm-up", "plateau": "reduce on plateau",
+    "categorical_crossentropy": "softmax + categorical cross-entropy",
+    "binary_crossentropy": "one sigmoid unit + binary cross-entropy (2 classes)",
 }
 
 
@@ -221,7 +224,11 @@ def _model_section() -> dict:
     momentum = st.number_input("Batch norm momentum", min_value=0.0, step=0.05,
                                format="%g", key="train_tricks_batch_norm_momentum",
                                disabled=not any_norm, help=field_help(Tricks, "batch_norm_momentum"))
-    return {"architecture": architecture, "tricks": {
+    loss = st.selectbox("Head and loss", LOSSES, format_func=_label, key="train_loss",
+                        help=field_help(ExperimentConfig, "loss"))
+    smoothing = st.slider("Label smoothing", 0.0, 0.5, step=0.05, key="train_label_smoothing",
+                          help=field_help(ExperimentConfig, "label_smoothing"))
+    return {"architecture": architecture, "loss": loss, "label_smoothing": smoothing, "tricks": {
         "activation": None if activation == DEFAULT else activation,
         "initializer": None if initializer == DEFAULT else initializer, "batch_norm": batch_norm,
         "batch_norm_dense": batch_norm_dense, "batch_norm_position": position,

@@ -117,6 +117,10 @@ def key_tricks(config: ExperimentConfig) -> str:
         parts.append(tricks.activation)
     if tricks.initializer:
         parts.append(tricks.initializer)
+    if config.binary:
+        parts.append("sigmoid head")
+    if config.label_smoothing:
+        parts.append(f"smoothing {config.label_smoothing:g}")
     if config.augmentation.enabled:
         parts.append("aug")
     if config.schedule.kind != "constant":

@@ -31,6 +31,9 @@ FILL_MODES = ("nearest", "reflect", "wrap", "constant")
 MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
 TRANSFER_MODES = ("feature_extraction", "fine_tune", "two_phase")
 WEIGHTS = ("imagenet", "random")
+# The head and its loss: a softmax over the classes with categorical cross-entropy, or (two
+# classes only) one sigmoid unit with binary cross-entropy, the lectures' cats-vs-dogs head.
+LOSSES = ("categorical_crossentropy", "binary_crossentropy")
 
 
 
