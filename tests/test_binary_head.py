@@ -138,3 +138,42 @@ def test_binary_runs_train_store_two_columns_and_smoothing_keeps_them_from_certa
             assert "keras.losses.BinaryCrossentropy(label_smoothing=0.2)" in training_script(config)
     assert confident[0.0] > 0.99 and confident[0.2] < 0.95
     store.close()
+    # The Train page's confusion tab for a two-class run: top-1, and why top-k is hidden.
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from tests.apptest import ROOT
+
+    st.cache_resource.clear()
+    try:
+        app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+        app.switch_page("pages/1_Train.py")
+        app.query_params["run"] = run_id
+        app.session_state[f"train_insight_tab_{run_id}"] = "Confusion"
+        app.run()
+        assert not app.exception, app.exception
+        labels = [metric.label for metric in app.metric]
+        assert "Top-1 accuracy" in labels and not any(label.startswith("Top-2") or
+                                                      label.startswith("Top-5") for label in labels)
+        assert any("Top-k is hidden: with 2 classes" in caption.value for caption in app.caption)
+    finally:
+        from ui.resources import job_manager
+
+        job_manager().shutdown(timeout=60)
+        st.cache_resource.clear()
+
+
+@pytest.mark.parametrize("classes, k, hidden", [
+    (2, None, "Top-k is hidden: with 2 classes"), (3, 2, "Top-5 is hidden: with 3 classes"),
+    (5, 2, "with 5 classes"), (6, 5, None), (10, 5, None), (100, 5, None)])
+def test_top_k_is_shown_where_it_can_be_below_100_percent(classes, k, hidden):
+    from cnnlab.analysis.insight import top_k_accuracy, top_k_plan
+
+    shown, note = top_k_plan(classes)
+    assert shown == k
+    assert (note is None) if hidden is None else hidden in note
+    if k is not None:  # a network that ranks the true class last scores 0 at the k shown
+        labels = np.zeros(8, dtype=int)
+        probabilities = np.tile(np.linspace(0, 1, classes), (8, 1))
+        assert top_k_accuracy(labels, probabilities, k) == 0.0
+        assert top_k_accuracy(labels, probabilities, classes) == 1.0
