@@ -63,8 +63,9 @@ def _show(result: dict, labels: dict[str, str]) -> None:
     rows.append({"run": f"ensemble ({len(result['members'])} runs)", "id": "",
                  "validation": validation, "test": result["accuracy"]["test"]})
     percent = st.column_config.NumberColumn(format="percent")
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="compare_ensemble_table",
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="compare_ensemble_table", placeholder="—",
                  column_config={"validation": percent, "test": percent})
+    st.caption("Each member's validation accuracy is on its own validation split.")
     st.plotly_chart(ensemble_curve_figure(result, labels), key="compare_ensemble_curve",
                     config=PLOTLY_CONFIG, theme=None)
     st.caption("Saved with the runs (the store's ensembles folder): members, method and "
