@@ -28,7 +28,7 @@ from cnnlab.training.figures import (
 from cnnlab.training.job import execute_run
 from tests.apptest import ROOT, fresh_resources  # noqa: F401  (fixture)
 
-TINY = ExperimentConfig(dataset="digits", image_size=16, train_size=256, epochs=2, batch_size=32)
+TINY = ExperimentConfig(dataset="digits", image_size=16, train_size=160, epochs=1, batch_size=32)
 
 
 @pytest.fixture(scope="module")

@@ -193,6 +193,16 @@ class AugmentationConfig:
                                   minimum=0.0, maximum=1.0)
     channel_shift_range: float = spec(0.0, "Random shift added to each colour channel (0-1 scale).",
                                        minimum=0.0, maximum=1.0)
+    # ImageDataGenerator's brightness_range=[low, high]: every pixel times one factor drawn
+    # from [low, high] per image (deck 004 uses [0.2, 1.5]); [1, 1] is off.
+    brightness_scale_low: float = spec(1.0, "Brightness scale: lowest factor the pixels are "
+                                       "multiplied by (1 with the highest at 1: off).",
+                                       minimum=0.0, maximum=5.0)
+    brightness_scale_high: float = spec(1.0, "Brightness scale: highest factor the pixels are "
+                                        "multiplied by.", minimum=0.0, maximum=5.0)
+    # Additive Gaussian noise, N(0, stddev^2) on every pixel (0-1 scale); keras.layers.GaussianNoise.
+    noise_stddev: float = spec(0.0, "Gaussian noise: add N(0, stddev²) to every pixel (0-1 scale).",
+                               minimum=0.0, maximum=1.0)
     crop_padding: int = spec(0, "Random crop: pad by this many pixels, crop back at random.",
                               minimum=0, maximum=64)
     fill_mode: str = spec("nearest", "How pixels shifted in from outside are filled.",
@@ -204,6 +214,17 @@ class AugmentationConfig:
 
     def __post_init__(self):
         validate(self)
+        if self.brightness_scale_low > self.brightness_scale_high:
+            raise ValueError(
+                "The brightness scale's lowest factor is above its highest. Expected "
+                "`brightness_scale_low` <= `brightness_scale_high`. Received: "
+                f"{self.brightness_scale_low:g} > {self.brightness_scale_high:g}. Swap them "
+                "(deck 004 uses 0.2 and 1.5).")
+
+    @property
+    def brightness_scaled(self) -> bool:
+        """Whether the brightness-scale transform is on ([low, high] other than [1, 1])."""
+        return (self.brightness_scale_low, self.brightness_scale_high) != (1.0, 1.0)
 
     @property
     def enabled(self) -> bool:
