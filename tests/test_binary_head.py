@@ -110,6 +110,13 @@ def test_binary_runs_train_store_two_columns_and_smoothing_keeps_them_from_certa
     from cnnlab.training.transfer import load_run_model
 
     store = RunStore(two_classes)
+    # The Train form's summary counts the sigmoid head's one unit (small convnet at 150 px).
+    from cnnlab.training.memory import estimate_for_config
+
+    summary = estimate_for_config(ExperimentConfig(dataset=ZERO_ONE, image_size=150,
+                                                   loss="binary_crossentropy"))
+    softmax = estimate_for_config(ExperimentConfig(dataset=ZERO_ONE, image_size=150))
+    assert softmax.params - summary.params == 513  # 512 weights and a bias fewer
     base = ExperimentConfig(dataset=ZERO_ONE, image_size=16, epochs=4, batch_size=16,
                             loss="binary_crossentropy", learning_rate=3e-3)
     confident = {}
