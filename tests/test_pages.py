@@ -135,6 +135,8 @@ def test_every_trick_chosen_in_the_form_is_saved_with_the_run(lab_home):
     app.selectbox(key="train_tricks_activation").set_value("elu")
     app.selectbox(key="train_tricks_initializer").set_value("he_normal")
     app.toggle(key="train_tricks_batch_norm").set_value(True).run()
+    app.toggle(key="train_tricks_batch_norm_dense").set_value(True).run()
+    app.slider(key="train_label_smoothing").set_value(0.1)
     app.radio(key="train_tricks_batch_norm_position").set_value("after_activation")
     app.number_input(key="train_tricks_batch_norm_momentum").set_value(0.8)
     app.slider(key="train_tricks_dropout_rate").set_value(0.3).run()
@@ -167,8 +169,9 @@ def test_every_trick_chosen_in_the_form_is_saved_with_the_run(lab_home):
     config = record.config
     assert config["tricks"] == {
         "activation": "elu", "initializer": "he_normal", "batch_norm": True,
-        "batch_norm_position": "after_activation", "batch_norm_momentum": 0.8, "dropout_rate": 0.3,
+        "batch_norm_dense": True, "batch_norm_position": "after_activation", "batch_norm_momentum": 0.8, "dropout_rate": 0.3,
         "dropout_placement": "spatial", "l1": 0.001, "l2": 0.002}
+    assert config["label_smoothing"] == 0.1 and config["loss"] == "categorical_crossentropy"
     assert config["early_stopping"]["enabled"] and config["early_stopping"]["patience"] == 4
     assert (config["optimizer"], config["optimizer_options"]["momentum"],
             config["optimizer_options"]["nesterov"], config["optimizer_options"]["clipnorm"],

@@ -34,6 +34,7 @@ TRANSFORMS = {
         ("brightness_range", "Brightness (fraction)", 0.01, 1.0, 0.01, 0.2, "%.2f"),
         ("contrast_range", "Contrast (fraction)", 0.01, 1.0, 0.01, 0.3, "%.2f"),
         ("channel_shift_range", "Channel shift (0-1 scale)", 0.01, 1.0, 0.01, 0.1, "%.2f"),
+        ("noise_stddev", "Gaussian noise (standard deviation, 0-1 scale)", 0.01, 0.5, 0.01, 0.1, "%.2f"),
     ),
     "Mixing": (
         ("mixup_alpha", "MixUp (alpha)", 0.05, 10.0, 0.05, 0.4, "%.2f"),
@@ -41,6 +42,9 @@ TRANSFORMS = {
     ),
 }
 FLIPS = (("horizontal_flip", "Horizontal flip"), ("vertical_flip", "Vertical flip"))
+# The brightness scale is a range (ImageDataGenerator's brightness_range): a switch and a
+# two-handled slider; switched on it starts at deck 004's [0.2, 1.5].
+BRIGHTNESS_SCALE = ("brightness_scale", "Brightness scale (factor range)", 0.0, 3.0, 0.05, (0.2, 1.5))
 FILL_MODE_LABEL = "Fill mode"
 FILL_MODE_HELP = (field_help(AugmentationConfig, "fill_mode") + " constant: black; nearest: repeat "
                   "the edge; reflect: mirror; wrap: the opposite edge.")
@@ -60,6 +64,10 @@ def widget_values(augmentation: AugmentationConfig, prefix: str) -> dict:
         # Off, the slider keeps the strength switching on will give; on, the value itself.
         values[f"{prefix}{field}"] = type(strength)(min(max(value, low), high)) if value else strength
     values[f"{prefix}fill_mode"] = augmentation.fill_mode
+    name, _, _, _, _, strength = BRIGHTNESS_SCALE
+    values[f"{prefix}{name}_on"] = augmentation.brightness_scaled
+    values[f"{prefix}{name}"] = ((augmentation.brightness_scale_low, augmentation.brightness_scale_high)
+                                 if augmentation.brightness_scaled else strength)
     return values
 
 
@@ -98,8 +106,24 @@ def augmentation_controls(prefix: str, initial: AugmentationConfig | None = None
                                    key=f"{prefix}{field}",
                                    disabled=not on, label_visibility="collapsed")
                 values[field] = amount if on else type(amount)(0)
+            if group == "Colour":
+                values.update(_brightness_scale(prefix))
             if group == "Geometry":
                 values["fill_mode"] = st.selectbox(FILL_MODE_LABEL, FILL_MODES, key=f"{prefix}fill_mode",
                                                    help=FILL_MODE_HELP)
     assert set(values) == {f.name for f in dataclasses.fields(AugmentationConfig)}, "a control per field"
     return values
+
+
+def _brightness_scale(prefix: str) -> dict:
+    """The brightness scale's switch and range slider; off, the factors are [1, 1]."""
+    name, label, low, high, step, _ = BRIGHTNESS_SCALE
+    on = st.toggle(label, key=f"{prefix}{name}_on",
+                   help=field_help(AugmentationConfig, "brightness_scale_low").split(":")[0]
+                   + ": every pixel times one factor drawn from this range per image "
+                   "(ImageDataGenerator's brightness_range; deck 004 uses 0.2 to 1.5).")
+    lower, upper = st.slider(label, low, high, step=step, format="%.2f×", key=f"{prefix}{name}",
+                             disabled=not on, label_visibility="collapsed")
+    if not on:
+        lower = upper = 1.0
+    return {"brightness_scale_low": float(lower), "brightness_scale_high": float(upper)}

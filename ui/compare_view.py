@@ -16,12 +16,13 @@ from cnnlab.store import ACTIVE_STATUSES
 from cnnlab.text import md
 from cnnlab.training.status import describe, fraction_done, start_estimates
 from ui.compare_data import curves_of, gradient_profile_of, table_of
+from ui.compare_ensemble import ensemble_tab
 from ui.projector import plotly_chart
 from ui.resources import job_manager
 
 POLL_SECONDS = 1.0
 PLOTLY_CONFIG = {"displaylogo": False}
-TABS = ("Difference from baseline", "Gradients", "Hyperparameters", "Seeds")
+TABS = ("Difference from baseline", "Gradients", "Hyperparameters", "Seeds", "Ensemble")
 DELTA_METRICS = {"validation accuracy": "val_accuracy", "validation loss": "val_loss",
                  "train accuracy": "accuracy", "train loss": "loss"}
 SCORES = ("best val accuracy", "final val accuracy", "best val loss", "final val loss")
@@ -61,7 +62,8 @@ def _live(selected: list[str], baseline: str, statuses: dict) -> None:
     plotly_chart(compare_charts.curves_figure(curves, labels, colors, total_epochs=planned or None),
                     key="compare_curves", config=PLOTLY_CONFIG, theme=None)
 
-    delta, gradients, hyperparameters, seeds = st.tabs(TABS, key="compare_tab", on_change="rerun")
+    delta, gradients, hyperparameters, seeds, ensemble = st.tabs(TABS, key="compare_tab",
+                                                                 on_change="rerun")
     if delta.open:
         with delta:
             _delta(curves, baseline, labels, colors)
@@ -81,6 +83,9 @@ def _live(selected: list[str], baseline: str, statuses: dict) -> None:
     if seeds.open:
         with seeds:
             _seed_bands(records, curves)
+    if ensemble.open:
+        with ensemble:
+            ensemble_tab(records, labels)
 
 
 def _progress(training, labels, estimates: dict, per_row: int = 4) -> None:

@@ -22,6 +22,7 @@ from cnnlab.config import (
     ACTIVATIONS,
     DROPOUT_PLACEMENTS,
     INITIALIZERS,
+    LOSSES,
     MONITORS,
     NORM_POSITIONS,
     OPTIMIZERS,
@@ -58,6 +59,8 @@ LABELS = {
     "standard_normal": "N(0, 1) (standard)", DEFAULT: "architecture default",
     "time_based": "time-based", "one_cycle": "one-cycle",
     "warmup": "linear warm-up", "plateau": "reduce on plateau",
+    "categorical_crossentropy": "softmax + categorical cross-entropy",
+    "binary_crossentropy": "one sigmoid unit + binary cross-entropy (2 classes)",
 }
 
 
@@ -212,17 +215,26 @@ def _model_section() -> dict:
                                key="train_tricks_initializer", help=field_help(Tricks, "initializer"))
     batch_norm = st.toggle("Batch normalization", key="train_tricks_batch_norm",
                            help=field_help(Tricks, "batch_norm"))
+    batch_norm_dense = st.toggle("Batch normalization on dense layers",
+                                 key="train_tricks_batch_norm_dense",
+                                 help=field_help(Tricks, "batch_norm_dense"))
+    any_norm = batch_norm or batch_norm_dense
     position = st.radio("Batch norm position", NORM_POSITIONS, format_func=_label, horizontal=True,
-                        key="train_tricks_batch_norm_position", disabled=not batch_norm,
+                        key="train_tricks_batch_norm_position", disabled=not any_norm,
                         help=field_help(Tricks, "batch_norm_position"))
     # No upper bound here: 1 or more gets the config's own message ("Expected a value < 1.0").
     momentum = st.number_input("Batch norm momentum", min_value=0.0, step=0.05,
                                format="%g", key="train_tricks_batch_norm_momentum",
-                               disabled=not batch_norm, help=field_help(Tricks, "batch_norm_momentum"))
-    return {"architecture": architecture, "tricks": {
+                               disabled=not any_norm, help=field_help(Tricks, "batch_norm_momentum"))
+    loss = st.selectbox("Head and loss", LOSSES, format_func=_label, key="train_loss",
+                        help=field_help(ExperimentConfig, "loss"))
+    smoothing = st.slider("Label smoothing", 0.0, 0.5, step=0.05, key="train_label_smoothing",
+                          help=field_help(ExperimentConfig, "label_smoothing"))
+    return {"architecture": architecture, "loss": loss, "label_smoothing": smoothing, "tricks": {
         "activation": None if activation == DEFAULT else activation,
         "initializer": None if initializer == DEFAULT else initializer, "batch_norm": batch_norm,
-        "batch_norm_position": position, "batch_norm_momentum": momentum}}
+        "batch_norm_dense": batch_norm_dense, "batch_norm_position": position,
+        "batch_norm_momentum": momentum}}
 
 
 def _summary(slot, draft: Draft) -> None:

@@ -139,10 +139,15 @@ def _confusion(run_id, record, store) -> None:
     with st.container(horizontal=True, gap="large", key=f"train_confusion_scores_{run_id}"):
         st.metric("Top-1 accuracy", f"{insight.top_k_accuracy(labels, probabilities, 1):.1%}",
                   width="content")
-        if num_classes > 5:
-            st.metric("Top-5 accuracy", f"{insight.top_k_accuracy(labels, probabilities, 5):.1%}",
-                      width="content")
+        top_k, hidden = insight.top_k_plan(num_classes)
+        if top_k is not None:
+            st.metric(f"Top-{top_k} accuracy",
+                      f"{insight.top_k_accuracy(labels, probabilities, top_k):.1%}",
+                      width="content", help="The share of images whose true class is among "
+                      f"the {top_k} most probable.")
         st.metric("Validation images", f"{len(labels):,}", width="content")
+    if hidden:
+        st.caption(hidden)
 
     true_key, predicted_key = f"train_confusion_true_{run_id}", f"train_confusion_predicted_{run_id}"
     _restore(true_key)

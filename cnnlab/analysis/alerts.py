@@ -261,7 +261,8 @@ def _validation_at_chance(epochs: pd.DataFrame, chance: float | None, config: di
 def _batch_norm_learns(config: dict) -> bool:
     """Whether the run has BN layers that train: the trick's, or a backbone's with random
     weights (with ImageNet weights they stay frozen, in inference mode)."""
-    if (config.get("tricks") or {}).get("batch_norm"):
+    tricks = config.get("tricks") or {}
+    if tricks.get("batch_norm") or tricks.get("batch_norm_dense"):
         return True
     backbone = str(config.get("architecture", "")).startswith("pretrained_")
     return backbone and (config.get("transfer") or {}).get("weights") == "random"

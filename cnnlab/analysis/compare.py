@@ -107,6 +107,8 @@ def key_tricks(config: ExperimentConfig) -> str:
         parts.append(f"dropout {tricks.dropout_rate:g}")
     if tricks.batch_norm:
         parts.append("BN")
+    if tricks.batch_norm_dense:
+        parts.append("dense BN")
     if tricks.l1:
         parts.append(f"L1 {tricks.l1:g}")
     if tricks.l2:
@@ -115,6 +117,10 @@ def key_tricks(config: ExperimentConfig) -> str:
         parts.append(tricks.activation)
     if tricks.initializer:
         parts.append(tricks.initializer)
+    if config.binary:
+        parts.append("sigmoid head")
+    if config.label_smoothing:
+        parts.append(f"smoothing {config.label_smoothing:g}")
     if config.augmentation.enabled:
         parts.append("aug")
     if config.schedule.kind != "constant":

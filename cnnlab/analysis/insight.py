@@ -62,6 +62,32 @@ def top_k_accuracy(labels: np.ndarray, probabilities: np.ndarray, k: int) -> flo
     return float((top == np.asarray(labels)[:, None]).any(axis=1).mean())
 
 
+# The k the lectures quote (ImageNet's top-5), where there are more classes than that.
+USUAL_TOP_K = 5
+
+
+def top_k_plan(num_classes: int) -> tuple[int | None, str | None]:
+    """Which top-k to show beside top-1 for `num_classes` classes, and why another is not.
+
+    Top-k with k >= the number of classes is 100% whatever the network does, so it says
+    nothing: top-5 is shown only above five classes; with three to five, top-2 (is the
+    true class among the two most probable?) instead; with two, no top-k at all, since
+    top-1 is the accuracy and top-2 is always right.
+
+    Returns:
+        (k, note): the k to show (None for none) and a sentence on what is hidden and
+        why (None when top-5 is shown).
+    """
+    if num_classes > USUAL_TOP_K:
+        return USUAL_TOP_K, None
+    if num_classes > 2:
+        return 2, (f"Top-5 is hidden: with {num_classes} classes every image's true class is "
+                   "among the five most probable, so it would always read 100%. Top-2 is "
+                   "shown instead.")
+    return None, (f"Top-k is hidden: with {num_classes} classes top-1 is the accuracy and "
+                  "top-2 always reads 100%.")
+
+
 def misclassified(labels: np.ndarray, probabilities: np.ndarray, true_class: int,
                   predicted_class: int) -> np.ndarray:
     """Indices of validation images of `true_class` predicted as `predicted_class`,

@@ -24,6 +24,7 @@ INLINED_SOURCES = {
     "RandomPadCrop": ("RandomPadCrop",),
     "RandomAngleShear": ("RandomAngleShear",),
     "ChannelShift": ("VALUE_RANGE", "ChannelShift"),
+    "RandomBrightnessScale": ("VALUE_RANGE", "RandomBrightnessScale"),
     "MixBatch": ("layer_seeds", "CutMix", "MixBatch"),
 }
 

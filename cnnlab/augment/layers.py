@@ -267,6 +267,37 @@ class ChannelShift(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="cnnlab")
+class RandomBrightnessScale(keras.layers.Layer):
+    """Multiply each image by one factor drawn from [lower, upper], then clip.
+
+    ImageDataGenerator's `brightness_range=[lower, upper]` (deck 004: [0.2, 1.5]): a factor
+    below 1 darkens, above 1 brightens, and the range need not be symmetric about 1, which
+    keras.layers.RandomBrightness (an added offset, symmetric) cannot express.
+    """
+
+    def __init__(self, lower, upper, value_range=VALUE_RANGE, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.lower, self.upper = float(lower), float(upper)
+        self.value_range = tuple(float(v) for v in value_range)
+        self.seed = seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images, training=True):
+        if not training:
+            return images
+        factor = keras.random.uniform((ops.shape(images)[0], 1, 1, 1), self.lower, self.upper,
+                                      seed=self.generator)
+        return ops.clip(images * factor, *self.value_range)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "lower": self.lower, "upper": self.upper,
+                "value_range": self.value_range, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="cnnlab")
 class CutMix(keras.layers.Layer):
     """CutMix (Yun et al., 2019): paste a box of a batch-mate into each image; mix labels by area.
 
@@ -351,4 +382,5 @@ class MixBatch(keras.layers.Layer):
                 "cutmix_alpha": self.cutmix_alpha, "seed": self.seed}
 
 
-CUSTOM_LAYERS = {cls.__name__: cls for cls in (RandomAffine, RandomPadCrop, RandomAngleShear, ChannelShift)}
+CUSTOM_LAYERS = {cls.__name__: cls for cls in (RandomAffine, RandomPadCrop, RandomAngleShear, ChannelShift,
+                                                RandomBrightnessScale)}

@@ -81,6 +81,12 @@ def layer_specs(augmentation: AugmentationConfig) -> list[tuple[str, dict]]:
         specs.append(("RandomContrast", {"factor": a.contrast_range, "value_range": VALUE_RANGE}))
     if a.channel_shift_range:
         specs.append(("ChannelShift", {"factor": a.channel_shift_range}))
+    if a.brightness_scaled:
+        specs.append(("RandomBrightnessScale", {"lower": a.brightness_scale_low,
+                                                "upper": a.brightness_scale_high}))
+    # Noise last: on the picture as the network would otherwise see it.
+    if a.noise_stddev:
+        specs.append(("GaussianNoise", {"stddev": a.noise_stddev}))
     return specs
 
 

@@ -13,6 +13,7 @@ from cnnlab.config.sections import (
     DROPOUT_PLACEMENTS,
     FILL_MODES,
     INITIALIZERS,
+    LOSSES,
     MONITORS,
     NORM_POSITIONS,
     OPTIMIZERS,
@@ -29,7 +30,7 @@ from cnnlab.config.sections import (
     Tricks,
 )
 
-__all__ = ["ACTIVATIONS", "DROPOUT_PLACEMENTS", "FILL_MODES", "INITIALIZERS", "MONITORS",
+__all__ = ["ACTIVATIONS", "DROPOUT_PLACEMENTS", "FILL_MODES", "INITIALIZERS", "LOSSES", "MONITORS",
            "NORM_POSITIONS", "OPTIMIZERS", "SCHEDULE_PARAMETERS", "SCHEDULES", "SCHEDULE_UNITS",
            "TRANSFER_MODES", "WEIGHTS", "AugmentationConfig", "EarlyStoppingConfig",
            "ExperimentConfig", "OptimizerOptions", "ScheduleConfig", "TransferConfig", "Tricks",

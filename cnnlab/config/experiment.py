@@ -20,6 +20,7 @@ from typing import Any
 
 from cnnlab.config.fields import from_dict, spec, validate
 from cnnlab.config.sections import (
+    LOSSES,
     OPTIMIZERS,
     AugmentationConfig,
     EarlyStoppingConfig,
@@ -68,6 +69,16 @@ class ExperimentConfig:
     architecture: str = spec("small_convnet", "Network architecture.", choices=_architectures)
     tricks: Tricks = spec(Tricks, "Training tricks.")
     augmentation: AugmentationConfig = spec(AugmentationConfig, "Data augmentation.")
+    # categorical_crossentropy: a softmax over the classes; binary_crossentropy: one sigmoid
+    # unit (two classes only), its probability stored as two columns (1 - p, p) so the
+    # confusion matrix, top-k and predictions read it like any other run's.
+    loss: str = spec("categorical_crossentropy", "The head and its loss: a softmax with "
+                     "categorical cross-entropy, or one sigmoid unit with binary cross-entropy "
+                     "(two classes only).", choices=lambda: LOSSES)
+    # Targets become (1 - s) * one_hot + s / K (K classes; 2 for the sigmoid head).
+    label_smoothing: float = spec(
+        0.0, "Label smoothing: train towards (1 - s) for the true class and s / K spread over "
+        "all K classes instead of hard 0/1 targets.", minimum=0.0, maximum=0.5)
     optimizer: str = spec("adam", "Optimizer.", choices=lambda: list(OPTIMIZERS))
     learning_rate: float = spec(1e-3, "Learning rate (the initial one, under a schedule).",
                                  above=0.0, maximum=1e4)
@@ -168,12 +179,37 @@ class ExperimentConfig:
                     "Expected `validation_fraction` > 0. Received: 0.0. Hold out a validation "
                     "set, or monitor a training metric instead."
                 )
+        self._check_head()
         count = self.planned_train_count()
         if self.batch_size > count:
             raise ValueError(
                 f"`batch_size` is larger than the training set. Expected at most {count} "
                 f"(the training images of '{self.dataset}' with these settings). "
                 f"Received: {self.batch_size}. {self._more_images_advice(count)}"
+            )
+
+    @property
+    def binary(self) -> bool:
+        """Whether the head is one sigmoid unit trained with binary cross-entropy."""
+        return self.loss == "binary_crossentropy"
+
+    def head_units(self, num_classes: int) -> int:
+        """Units of the output layer for `num_classes` classes: 1 for the sigmoid head."""
+        return 1 if self.binary else num_classes
+
+    def _check_head(self) -> None:
+        """The sigmoid head separates two classes; refuse it for any other number."""
+        if not self.binary:
+            return
+        from cnnlab.data import get_info
+
+        classes = get_info(self.dataset).num_classes
+        if classes != 2:
+            raise ValueError(
+                "The sigmoid head with binary cross-entropy separates two classes. Expected a "
+                f"data set with 2 classes. Received: '{self.dataset}' with {classes} classes. "
+                "Use `loss` = 'categorical_crossentropy' (a softmax over the classes), or a "
+                "two-class data set (import one with two class folders on the Data page)."
             )
 
     def _more_images_advice(self, count: int) -> str:
@@ -223,6 +259,8 @@ class ExperimentConfig:
             default = Tricks().batch_norm_momentum
             momentum = self.tricks.batch_norm_momentum
             parts.append("BN" if momentum == default else f"BN momentum {momentum:g}")
+        if self.tricks.batch_norm_dense:
+            parts.append("dense BN")
         if self.tricks.l1:
             parts.append(f"L1 {self.tricks.l1:g}")
         if self.tricks.l2:
@@ -231,6 +269,10 @@ class ExperimentConfig:
             parts.append(self.tricks.activation)
         if self.tricks.initializer:
             parts.append(self.tricks.initializer)
+        if self.binary:
+            parts.append("sigmoid head")
+        if self.label_smoothing:
+            parts.append(f"label smoothing {self.label_smoothing:g}")
         if self.augmentation.enabled:
             parts.append("augmented")
         if self.schedule.kind != "constant":

@@ -31,6 +31,9 @@ FILL_MODES = ("nearest", "reflect", "wrap", "constant")
 MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
 TRANSFER_MODES = ("feature_extraction", "fine_tune", "two_phase")
 WEIGHTS = ("imagenet", "random")
+# The head and its loss: a softmax over the classes with categorical cross-entropy, or (two
+# classes only) one sigmoid unit with binary cross-entropy, the lectures' cats-vs-dogs head.
+LOSSES = ("categorical_crossentropy", "binary_crossentropy")
 
 
 
@@ -48,8 +51,14 @@ class Tricks:
         "layer, or spatial dropout after every conv block.", choices=lambda: DROPOUT_PLACEMENTS)
     # Batch normalization after every convolution.
     batch_norm: bool = spec(False, "Batch normalization after each convolution.")
+    # Batch normalization after every hidden dense layer (and, in the MLP, of its input, as
+    # the lectures' dense network has it); same position and momentum as the conv layers'.
+    batch_norm_dense: bool = spec(
+        False, "Batch normalization after each hidden dense layer (the MLP also normalizes "
+        "its input), in the same position and with the same momentum as after convolutions.")
     batch_norm_position: str = spec(
-        "before_activation", "Batch normalization before the activation (as in the paper) or after it.",
+        "before_activation", "Batch normalization before the activation (as in the paper) or after it "
+        "(convolutions and dense layers alike).",
         choices=lambda: NORM_POSITIONS)
     # Training normalizes each batch with its own mean and variance; validation, test and
     # prediction use moving averages of them. Keras' default momentum, 0.99, averages over
@@ -184,6 +193,16 @@ class AugmentationConfig:
                                   minimum=0.0, maximum=1.0)
     channel_shift_range: float = spec(0.0, "Random shift added to each colour channel (0-1 scale).",
                                        minimum=0.0, maximum=1.0)
+    # ImageDataGenerator's brightness_range=[low, high]: every pixel times one factor drawn
+    # from [low, high] per image (deck 004 uses [0.2, 1.5]); [1, 1] is off.
+    brightness_scale_low: float = spec(1.0, "Brightness scale: lowest factor the pixels are "
+                                       "multiplied by (1 with the highest at 1: off).",
+                                       minimum=0.0, maximum=5.0)
+    brightness_scale_high: float = spec(1.0, "Brightness scale: highest factor the pixels are "
+                                        "multiplied by.", minimum=0.0, maximum=5.0)
+    # Additive Gaussian noise, N(0, stddev^2) on every pixel (0-1 scale); keras.layers.GaussianNoise.
+    noise_stddev: float = spec(0.0, "Gaussian noise: add N(0, stddev²) to every pixel (0-1 scale).",
+                               minimum=0.0, maximum=1.0)
     crop_padding: int = spec(0, "Random crop: pad by this many pixels, crop back at random.",
                               minimum=0, maximum=64)
     fill_mode: str = spec("nearest", "How pixels shifted in from outside are filled.",
@@ -195,6 +214,17 @@ class AugmentationConfig:
 
     def __post_init__(self):
         validate(self)
+        if self.brightness_scale_low > self.brightness_scale_high:
+            raise ValueError(
+                "The brightness scale's lowest factor is above its highest. Expected "
+                "`brightness_scale_low` <= `brightness_scale_high`. Received: "
+                f"{self.brightness_scale_low:g} > {self.brightness_scale_high:g}. Swap them "
+                "(deck 004 uses 0.2 and 1.5).")
+
+    @property
+    def brightness_scaled(self) -> bool:
+        """Whether the brightness-scale transform is on ([low, high] other than [1, 1])."""
+        return (self.brightness_scale_low, self.brightness_scale_high) != (1.0, 1.0)
 
     @property
     def enabled(self) -> bool:

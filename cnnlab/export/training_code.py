@@ -84,7 +84,7 @@ def main_section(config, num_outputs) -> str:
         fit = """
             model.compile(
                 optimizer=make_optimizer(steps_per_epoch),
-                loss="categorical_crossentropy",
+                loss=LOSS_CODE,
                 metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
             )
             validation = None if x_val is None else evaluation_dataset(x_val, y_val)
@@ -92,6 +92,7 @@ def main_section(config, num_outputs) -> str:
                                 verbose=2, callbacks=make_callbacks(validation))
             _, test_accuracy = model.evaluate(evaluation_dataset(x_test, y_test), verbose=0)
             """
+        fit = fit.replace("LOSS_CODE", _loss_code(config))
     body = textwrap.dedent("""
         \"\"\"Load the data, build and train the model, print its test accuracy and return it.
 
@@ -147,6 +148,18 @@ class MainOutputLogs(keras.callbacks.Callback):
         logs["val_loss"] = float(-np.log(chosen.astype("float64")).mean() + penalty)
         logs["val_accuracy"] = float((probabilities.argmax(axis=1) == labels).mean())
 '''
+
+
+def _loss_code(config) -> str:
+    """The run's loss (`cnnlab.training.train_step.make_loss`) as a constructor call.
+
+    The sigmoid head's model (architecture.json) already ends in the two columns (1 - p, p),
+    so binary cross-entropy on them is binary cross-entropy on p, as in the run.
+    """
+    from cnnlab.training.train_step import make_loss
+
+    loss = make_loss(config)
+    return f"keras.losses.{type(loss).__name__}(label_smoothing={config.label_smoothing!r})"
 
 
 def _learning_rate_code(rate, indent: str = "        ") -> tuple[str, list[type]]:

@@ -48,14 +48,31 @@ ARCHITECTURES: dict[str, ArchitectureInfo] = {
             title="Deep plain network (10 layers)",
             description=(
                 "Two 3x3 conv blocks and eight narrow dense layers with no shortcut: deep "
-                "enough that sigmoid units make the gradients vanish, and ReLU, He "
-                "initialization or batch norm bring them back."
+                "enough that sigmoid units make the gradients vanish (the first layer's is "
+                "1e-6 of the last's), and ReLU, He initialization or batch norm on the "
+                "dense layers bring them back (0.6 with sigmoid; batch norm on the two "
+                "convolutions alone leaves 1e-5)."
             ),
             paper=(
                 "X. Glorot and Y. Bengio, Understanding the difficulty of training deep "
                 "feedforward neural networks, AISTATS 2010."
             ),
             builder="cnnlab.models.deep_plain:build_deep_plain",
+            min_input_size=8,
+        ),
+        ArchitectureInfo(
+            name="mlp",
+            title="Dense network (MLP 300-100)",
+            description=(
+                "No convolutions: the flattened image through dense layers of 300 and 100 "
+                "units. The lectures' batch-norm example: with dense batch norm after the "
+                "activation, 271,346 parameters on 28x28 images, 2,368 non-trainable."
+            ),
+            paper=(
+                "A. Géron, Hands-On Machine Learning with Scikit-Learn, Keras and "
+                "TensorFlow, O'Reilly 2019, ch. 11 (batch normalization)."
+            ),
+            builder="cnnlab.models.mlp:build_mlp",
             min_input_size=8,
         ),
         ArchitectureInfo(

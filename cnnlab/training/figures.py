@@ -9,7 +9,9 @@ them by the names defined here, next to their writer.
                 "dead_fraction/<layer>" for each ReLU layer at every epoch's end.
   artifacts     VAL_LABELS (the validation labels, int) once, and VAL_PROBS % epoch (the
                 validation set's predicted probabilities, float16) at every epoch's end;
-                LAYER_ORDER once.
+                LAYER_ORDER once. When a run completes: TEST_LABELS and TEST_PROBS (the
+                test set's, float16), and VAL_FINAL_PROBS if the kept weights are not
+                the last epoch's (early stopping restored the best); ensembles read them.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ import numpy as np
 DEAD_KIND = "dead_fraction"
 VAL_LABELS = "val_labels.npy"
 VAL_PROBS = "val_probs_e%03d.npy"
+VAL_FINAL_PROBS = "val_probs_final.npy"
+TEST_LABELS = "test_labels.npy"
+TEST_PROBS = "test_probs.npy"
 # Every kernel's layer, input to output, frozen ones too (a JSON list): a two-phase transfer
 # run records the base's layers only once fine-tuning unfreezes them, after the head's.
 LAYER_ORDER = "layer_order.json"

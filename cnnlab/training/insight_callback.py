@@ -124,10 +124,15 @@ def validation_logs(model, labels, probabilities) -> dict:
     """val_loss and val_accuracy as Keras' evaluate computes them: mean cross-entropy plus
     the regularization penalties, and the fraction whose top class is right."""
     labels = np.asarray(labels)
-    clipped = np.clip(probabilities[np.arange(len(labels)), labels], EPSILON, 1 - EPSILON)
+    logs = np.log(np.clip(probabilities, EPSILON, 1 - EPSILON).astype("float64"))
+    true = logs[np.arange(len(labels)), labels]
+    # Label smoothing's targets, (1 - s) on the true class and s / K on every class, as the
+    # compiled loss has them (for the sigmoid head's two columns, binary smoothing's too).
+    smoothing = float(getattr(getattr(model, "loss", None), "label_smoothing", 0.0) or 0.0)
+    cross_entropy = -((1 - smoothing) * true + smoothing * logs.mean(axis=1))
     penalty = sum(float(loss) for loss in model.losses)
     return {
-        "val_loss": float(-np.log(clipped.astype("float64")).mean() + penalty),
+        "val_loss": float(cross_entropy.mean() + penalty),
         "val_accuracy": float((probabilities.argmax(axis=1) == labels).mean()),
     }
 

@@ -36,7 +36,11 @@ from cnnlab.config import ExperimentConfig
 from cnnlab.data import load_dataset
 from cnnlab.store import fsync_folder
 from cnnlab.training.device import configure_tensorflow
-from cnnlab.training.measurements import UNTRAINED_CHUNK, evaluate, untrained_rows
+from cnnlab.training.measurements import (
+    UNTRAINED_CHUNK,
+    evaluate_with_probabilities,
+    untrained_rows,
+)
 from cnnlab.training.seeding import seed_lock
 
 # OSError numbers that mean "no room to write": a full disk, a used-up quota, a file past
@@ -174,6 +178,7 @@ def _train(store, run_id, config, stop_event):
     from cnnlab.augment.pipeline import make_eval_dataset, make_training_dataset
     from cnnlab.schedules import schedule_callbacks
     from cnnlab.training.callbacks import StoreCallback
+    from cnnlab.training.figures import TEST_LABELS, TEST_PROBS, VAL_FINAL_PROBS
     from cnnlab.training.insight_callback import InsightCallback, record_interval
     from cnnlab.training.tensorboard import tensorboard_callback
     from cnnlab.training.train_step import compile_for_training, wrap
@@ -274,16 +279,26 @@ def _train(store, run_id, config, stop_event):
     _tell_stage(store, run_id, recorder.stage_progress("evaluating"))
     if validation is not None and early is not None and early.restore_best_weights:
         # The weights kept may be the best epoch's rather than the last's: measure them.
-        val_loss, val_accuracy = evaluate(model, validation, data.y_val)
+        val_loss, val_accuracy, probabilities = evaluate_with_probabilities(model, validation, data.y_val)
         final.update(val_loss=val_loss, val_accuracy=val_accuracy)
+        _store_array(store, run_id, VAL_FINAL_PROBS, probabilities.astype("float16"))
     # Otherwise the last epoch's validation figures (in `final`) are the kept weights'.
     test = make_eval_dataset(data.x_test, data.y_test, num_classes=data.num_classes,
                              batch_size=evaluation)
-    test_loss, test_accuracy = evaluate(model, test, data.y_test)
+    test_loss, test_accuracy, probabilities = evaluate_with_probabilities(model, test, data.y_test)
     final.update(test_loss=test_loss, test_accuracy=test_accuracy)
+    _store_array(store, run_id, TEST_LABELS, data.y_test)
+    _store_array(store, run_id, TEST_PROBS, probabilities.astype("float16"))
     _tell_stage(store, run_id, recorder.stage_progress("saving"))
     _save_model(store, run_id, model)
     return "completed", final, None
+
+
+def _store_array(store, run_id: str, name: str, array) -> None:
+    """Keep an array of the run's (its test predictions) as an .npy artifact."""
+    from cnnlab.training.figures import encode_array
+
+    store.write_artifact(run_id, name, encode_array(array))
 
 
 def _tell_stage(store, run_id: str, progress: dict) -> None:

@@ -58,7 +58,15 @@ def evaluate(model, dataset, labels) -> tuple[float, float]:
     epoch's validation; Keras' evaluate would trace a function of its own, a second or
     more of dead time after the last epoch of a small run.
     """
+    loss, accuracy, _ = evaluate_with_probabilities(model, dataset, labels)
+    return loss, accuracy
+
+
+def evaluate_with_probabilities(model, dataset, labels) -> tuple[float, float, "np.ndarray"]:
+    """`evaluate`'s (loss, accuracy), and the predicted probabilities they come from
+    (stored for ensembles: `cnnlab.analysis.ensemble`)."""
     from cnnlab.training.insight_callback import validation_logs
 
-    logs = validation_logs(model, labels, model.predict(dataset, verbose=0))
-    return logs["val_loss"], logs["val_accuracy"]
+    probabilities = model.predict(dataset, verbose=0)
+    logs = validation_logs(model, labels, probabilities)
+    return logs["val_loss"], logs["val_accuracy"], probabilities

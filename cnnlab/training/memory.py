@@ -138,8 +138,8 @@ def estimate_for_config(config: ExperimentConfig) -> ModelSummary:
     # A transfer run's first phase freezes part of the network: the trainable counts say so.
     first = plan_phases(config)[0] if uses_transfer(config) else None
     frozen = (first.trainable, first.fine_tune_layers) if first else ("all", 0)
-    return model_estimate(config.architecture, (side, side, info.channels), info.num_classes,
-                     config.tricks, frozen)
+    return model_estimate(config.architecture, (side, side, info.channels),
+                          config.head_units(info.num_classes), config.tricks, frozen)
 
 
 @functools.lru_cache(maxsize=32)

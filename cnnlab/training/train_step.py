@@ -144,9 +144,23 @@ def wrap(model: keras.Model) -> LabModel:
     return LabModel(inputs=model.inputs, outputs=model.outputs, name=model.name)
 
 
+def make_loss(config) -> keras.losses.Loss:
+    """The config's loss with its label smoothing, on one-hot labels.
+
+    The sigmoid head's model outputs (1 - p, p) (`cnnlab.models.head`): Keras' binary
+    cross-entropy averages its two columns' terms, which are equal, so it is binary
+    cross-entropy on p; smoothing moves each target to y (1 - s) + s / 2, as Keras' binary
+    label smoothing does.
+    """
+    smoothing = getattr(config, "label_smoothing", 0.0)
+    if getattr(config, "loss", "categorical_crossentropy") == "binary_crossentropy":
+        return keras.losses.BinaryCrossentropy(label_smoothing=smoothing)
+    return keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
+
+
 def compile_for_training(model: LabModel, config, learning_rate=None) -> None:
-    """Compile `model` as a run compiles each phase: the config's optimizer, categorical
-    cross-entropy on one-hot labels, accuracy.
+    """Compile `model` as a run compiles each phase: the config's optimizer, its loss
+    (`make_loss`) on one-hot labels, accuracy.
 
     Why one function: the train step adds the auxiliary heads' losses as categorical
     cross-entropy on the same labels, so the compiled loss and the step's must agree, and
@@ -162,6 +176,6 @@ def compile_for_training(model: LabModel, config, learning_rate=None) -> None:
     # Labels are one-hot everywhere, so MixUp's and CutMix's soft labels need no special case.
     model.compile(
         optimizer=make_optimizer(config, learning_rate),
-        loss="categorical_crossentropy",
+        loss=make_loss(config),
         metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
     )

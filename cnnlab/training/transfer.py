@@ -195,17 +195,22 @@ def build_run_model(config: ExperimentConfig, data, store) -> tuple[keras.Model,
     check_transfer(config, store)
     phases = plan_phases(config)
     transfer = config.transfer
+    # One sigmoid unit for the binary head, shown to every reader as two columns (1 - p, p).
+    units = config.head_units(data.num_classes)
     if transfer.start_from_run is not None:
         source = load_run_model(store, transfer.start_from_run,
                                 architecture=config.architecture)
-        model = new_head(source, data.input_shape, data.num_classes, tricks=config.tricks,
+        model = new_head(source, data.input_shape, units, tricks=config.tricks,
                          run_id=transfer.start_from_run)
     elif is_backbone(config.architecture):
-        model = build_transfer_model(config.architecture, data.input_shape, data.num_classes,
+        model = build_transfer_model(config.architecture, data.input_shape, units,
                                      tricks=config.tricks, weights=transfer.weights)
     else:
-        model = build_model(config.architecture, data.input_shape, data.num_classes,
-                            tricks=config.tricks)
+        model = build_model(config.architecture, data.input_shape, units, tricks=config.tricks)
+    if config.binary:
+        from cnnlab.models.head import as_class_probabilities
+
+        model = as_class_probabilities(model)
     phases[0].apply(model)
     return model, phases
 
