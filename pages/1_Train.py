@@ -84,7 +84,7 @@ with st.expander("Experiment settings", expanded=attached is None, icon=":materi
         share_and_import(draft.config, _start)
 if find:
     if draft.config is None:
-        st.error(draft.error, icon=":material/error:")
+        st.error(md(draft.error), icon=":material/error:")
     elif _start(finder_config(draft.config)):
         st.rerun()
 if submitted:

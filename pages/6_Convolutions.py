@@ -50,9 +50,9 @@ with results:
                 plotly_chart(figure, key=key, config={"displaylogo": False}, theme=None)
 
     st.subheader("Output size")
-    st.markdown(f"**Convolution**, each side: `{height.formula}`")
+    st.markdown(f"**Convolution**, each side: `{height.formula}`")  # text: lab-written (numbers and formulas from cnnlab.convolution)
     if pooled_size is not None:
-        st.markdown(f"**Pooling** {settings['pool_size']}×{settings['pool_size']}, stride "
+        st.markdown(f"**Pooling** {settings['pool_size']}×{settings['pool_size']}, stride "  # text: lab-written (numbers and formulas from cnnlab.convolution)
                     f"{settings['pool_stride']}: `{pooled_size.formula}`")
 
 st.subheader("Parameters and multiply-adds of a conv layer")
@@ -63,7 +63,7 @@ with st.container(horizontal=True, gap="medium", key="convolution_channels"):
 params = conv_params(side, int(in_channels), int(filters))
 positions = feature.shape[0] * feature.shape[1]
 macs = conv_macs(positions, side * side, int(in_channels), int(filters))
-st.markdown(
+st.markdown(  # text: lab-written (numbers and formulas from cnnlab.convolution)
     f"- **Parameters** = (k × k × C_in + 1 bias) × C_out = ({side} × {side} × {in_channels} + 1) × "
     f"{filters} = **{params:,}**, whatever the image size.\n"
     f"- **Multiply-adds per image** = out_h × out_w × C_out × k × k × C_in = {feature.shape[0]} × "
@@ -80,5 +80,5 @@ if stack:
         "layer": "Layer", "kind": "Kind", "kernel_size": "Kernel", "stride": "Stride", "dilation": "Dilation",
         "receptive_field": "Receptive field (px)", "jump": "Jump (px)", "formula": "r ="}),
         hide_index=True, key="convolution_fields")
-    st.markdown(f"After {len(rows)} layers one output sees **{rows[-1]['receptive_field']}×"
+    st.markdown(f"After {len(rows)} layers one output sees **{rows[-1]['receptive_field']}×"  # text: lab-written (numbers and formulas from cnnlab.convolution)
                 f"{rows[-1]['receptive_field']}** input pixels.")

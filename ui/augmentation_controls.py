@@ -118,11 +118,12 @@ def augmentation_controls(prefix: str, initial: AugmentationConfig | None = None
 def _brightness_scale(prefix: str) -> dict:
     """The brightness scale's switch and range slider; off, the factors are [1, 1]."""
     name, label, low, high, step, _ = BRIGHTNESS_SCALE
-    on = st.toggle(label, key=f"{prefix}{name}_on",
+    on = st.toggle(label, key=f"{prefix}{name}_on",  # text: lab-written (BRIGHTNESS_SCALE)
                    help=field_help(AugmentationConfig, "brightness_scale_low").split(":")[0]
                    + ": every pixel times one factor drawn from this range per image "
                    "(ImageDataGenerator's brightness_range; deck 004 uses 0.2 to 1.5).")
-    lower, upper = st.slider(label, low, high, step=step, format="%.2f×", key=f"{prefix}{name}",
+    lower, upper = st.slider(label, low, high,  # text: lab-written (BRIGHTNESS_SCALE)
+                             step=step, format="%.2f×", key=f"{prefix}{name}",
                              disabled=not on, label_visibility="collapsed")
     if not on:
         lower = upper = 1.0

@@ -11,6 +11,7 @@ import streamlit as st
 
 from cnnlab.analysis.ensemble import build_ensemble, save_ensemble
 from cnnlab.charts.ensemble import ensemble_curve_figure
+from cnnlab.text import md
 from ui.projector import plotly_chart
 from ui.resources import job_manager
 
@@ -36,7 +37,7 @@ def ensemble_tab(records: dict, labels: dict[str, str]) -> None:
             result = build_ensemble(job_manager().store, completed, method)
         except ValueError as error:
             st.session_state.pop("compare_ensemble", None)
-            st.error(str(error), icon=":material/error:")
+            st.error(md(error), icon=":material/error:")
             return
         save_ensemble(job_manager().store, result)
         st.session_state["compare_ensemble"] = result.to_dict()

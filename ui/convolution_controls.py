@@ -9,6 +9,7 @@ import streamlit as st
 from cnnlab.convolution import KERNELS, PADDINGS, LayerStep, kernel_named, to_grey, validate_kernel
 from cnnlab.data import DATASETS, DatasetUnavailableError, get_info, load_dataset
 from cnnlab.data.images import UPLOAD_TYPES, decode_image, fit_image, sample_photos
+from cnnlab.text import md
 
 SOURCES = ("Sample photo", "Data set image", "Your photo")
 PHOTO_SIDES = (32, 64, 96, 128)
@@ -48,14 +49,14 @@ def pick_image() -> tuple[np.ndarray | None, str]:
         try:
             return _photo(upload.getvalue(), side), f"{upload.name}, {side}×{side} grey"
         except ValueError as error:
-            st.error(str(error), icon=":material/error:")
+            st.error(md(error), icon=":material/error:")
             return None, ""
     info = get_info(dataset)
     try:
         with st.spinner("Loading the data set..."):
             data = load_dataset(dataset, seed=0)
     except (DatasetUnavailableError, ValueError) as error:
-        st.warning(f"{info.title} cannot be loaded here: {error}", icon=":material/cloud_off:")
+        st.warning(f"{md(info.title)} cannot be loaded here: {md(error)}", icon=":material/cloud_off:")
         return None, ""
     index = st.slider("Training image", 0, len(data.x_train) - 1, 0, key="convolution_index")
     image = to_grey(data.x_train[index])
@@ -79,7 +80,7 @@ def pick_kernel() -> np.ndarray | None:
     try:
         return validate_kernel(table.to_numpy(dtype=float, na_value=np.nan))
     except ValueError as error:
-        st.error(str(error), icon=":material/error:")
+        st.error(md(error), icon=":material/error:")
         return None
 
 
@@ -117,5 +118,5 @@ def edit_stack() -> list[LayerStep] | None:
         return [LayerStep(str(row.kind), int(row.kernel_size), int(row.stride), int(row.dilation))
                 for row in table.itertuples() if not pd.isna(row.kind)]
     except (TypeError, ValueError) as error:
-        st.error(f"Cannot trace this stack: {error} Fill in every cell of each row.", icon=":material/error:")
+        st.error(f"Cannot trace this stack: {md(error)} Fill in every cell of each row.", icon=":material/error:")
         return None

@@ -141,13 +141,13 @@ def _confusion(run_id, record, store) -> None:
                   width="content")
         top_k, hidden = insight.top_k_plan(num_classes)
         if top_k is not None:
-            st.metric(f"Top-{top_k} accuracy",
+            st.metric(f"Top-{top_k} accuracy",  # text: lab-written (top_k is a number)
                       f"{insight.top_k_accuracy(labels, probabilities, top_k):.1%}",
                       width="content", help="The share of images whose true class is among "
                       f"the {top_k} most probable.")
         st.metric("Validation images", f"{len(labels):,}", width="content")
     if hidden:
-        st.caption(hidden)
+        st.caption(hidden)  # text: lab-written (cnnlab.analysis.insight.top_k_plan's reason)
 
     true_key, predicted_key = f"train_confusion_true_{run_id}", f"train_confusion_predicted_{run_id}"
     _restore(true_key)

@@ -9,6 +9,7 @@ import streamlit as st
 from cnnlab.charts.lr_finder import finder_figure
 from cnnlab.config import ExperimentConfig
 from cnnlab.training.lr_finder import smooth, stored_curve, suggest
+from cnnlab.text import md
 from ui.projector import plotly_chart
 
 
@@ -30,7 +31,7 @@ def show_finder(run_id: str, record, store) -> None:
         try:
             suggestion = suggest(rates, smoothed)
         except ValueError as error:
-            st.warning(str(error), icon=":material/warning:")
+            st.warning(md(error), icon=":material/warning:")
     plotly_chart(finder_figure(rates, losses, smoothed, suggestion), key=f"train_lr_find_{run_id}",
                  config={"displaylogo": False}, theme=None)
     if suggestion is None:
@@ -42,7 +43,7 @@ def show_finder(run_id: str, record, store) -> None:
             f"ran {len(rates)} batches across eight decades of rates, and this setup (plain SGD, "
             "small batches?) barely moves the loss in so few steps. Try Adam or momentum, larger "
             "batches, or pick the rate by a few short runs.", icon=":material/warning:")
-    st.markdown(
+    st.markdown(  # text: lab-written (the finder's numbers and rule names, cnnlab.training.lr_finder)
         f"**Suggested learning rate: {suggestion.learning_rate:.2g}**, by the rule *{suggestion.rule}* "
         f"(the more cautious of the two rules: steepest descent of the smoothed loss at "
         f"{suggestion.steepest:.2g}; a tenth of the rate at its minimum, {suggestion.minimum_over_10:.2g}). "

@@ -81,5 +81,5 @@ def controls_and_results(label: str, widths=(1, 3)):
     in projector mode the controls fold into a closed expander above the results, which
     then have the page's full width."""
     if projector_on():
-        return st.expander(label, expanded=False, icon=":material/tune:"), st.container()
+        return st.expander(label, expanded=False, icon=":material/tune:"), st.container()  # text: lab-written (callers pass a page constant)
     return tuple(st.columns(list(widths), gap="large"))
