@@ -7,6 +7,7 @@ import streamlit as st
 
 from cnnlab.charts.convolution import image_figure, kernel_figure
 from cnnlab.convolution import apply_kernel, conv_macs, conv_params, output_size, pool, receptive_field
+from cnnlab.text import plot
 from cnnlab.units import format_count
 from ui.convolution_controls import edit_stack, layer_settings, pick_image, pick_kernel
 from ui.layout import page_setup
@@ -38,7 +39,7 @@ if settings["pooling"] != "none" and feature.size:
     pooled_size = output_size(feature.shape[0], settings["pool_size"], stride=settings["pool_stride"])
 
 with results:
-    figures = [image_figure(image, f"Input: {caption}"), kernel_figure(kernel, f"Kernel {side}×{side}"),
+    figures = [image_figure(image, f"Input: {plot(caption)}"), kernel_figure(kernel, f"Kernel {side}×{side}"),
                image_figure(feature, f"Feature map {feature.shape[0]}×{feature.shape[1]}", signed=True)]
     if pooled is not None and pooled.size:
         figures.append(image_figure(pooled, f"{settings['pooling'].capitalize()} pooled "
