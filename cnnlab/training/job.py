@@ -35,6 +35,7 @@ import time
 from cnnlab.config import ExperimentConfig
 from cnnlab.data import load_dataset
 from cnnlab.store import fsync_folder
+from cnnlab.store.artifacts import MODEL_DIGEST_KEY, file_sha256
 from cnnlab.training.device import configure_tensorflow
 from cnnlab.training.measurements import UNTRAINED_CHUNK, evaluate, untrained_rows
 from cnnlab.training.seeding import seed_lock
@@ -279,6 +280,10 @@ def _train(store, run_id, config, stop_event):
     final.update(test_loss=test_loss, test_accuracy=test_accuracy)
     _tell_stage(store, run_id, recorder.stage_progress("saving"))
     _save_model(store, run_id, model)
+    # The store keeps the saved file's digest: a reader (the Inspect page) loads the file
+    # only if it is still the one this run wrote, never one put in its folder by hand.
+    _tell_stage(store, run_id, {**recorder.stage_progress("saving"),
+                                MODEL_DIGEST_KEY: file_sha256(store.run_dir(run_id) / "model.keras")})
     return "completed", final, None
 
 
