@@ -174,3 +174,29 @@ def test_models_that_are_not_the_runs_own_are_refused(lab, tmp_path):
     (store.run_dir(old) / "model.keras").write_bytes(original)
     with pytest.raises(ValueError, match="recorded no digest"):
         load_inspected_run(store, old)
+
+
+def test_stored_histograms_count_what_numpy_counts_on_the_same_weights(lab):
+    """The run recorded epoch 0 (its initial weights) and epoch 1; the last is the saved
+    model's weights, so numpy's histogram of those must give the stored counts."""
+    from cnnlab.training.distributions import BINS, percentiles, read_distributions
+    from cnnlab.training.transfer import load_run_model
+
+    store, run_id = lab
+    stored = read_distributions(store, run_id)
+    assert stored["epochs"] == [0, 1] and stored["bins"] == BINS
+    model = load_run_model(store, run_id)
+    kernels = [variable for variable in model.weights if variable.name == "kernel"]
+    assert {variable.path for variable in kernels} <= set(stored["weights"])
+    for variable in kernels:
+        values = np.asarray(variable).ravel()
+        last = stored["weights"][variable.path][-1]
+        assert last["epoch"] == 1 and last["low"] == pytest.approx(values.min())
+        counts, _ = np.histogram(values, bins=BINS, range=(values.min(), values.max()))
+        assert last["counts"] == counts.tolist()
+        first = stored["weights"][variable.path][0]
+        assert first["counts"] != last["counts"]  # training moved the weights
+        assert sum(stored["gradients"][variable.path][-1]["counts"]) == values.size
+        bands = percentiles(last)
+        assert bands[0] == pytest.approx(values.min()) and bands[-1] == pytest.approx(values.max())
+        assert abs(bands[4] - np.median(values)) < (values.max() - values.min()) / BINS

@@ -175,6 +175,7 @@ def _train(store, run_id, config, stop_event):
     from cnnlab.augment.pipeline import make_eval_dataset, make_training_dataset
     from cnnlab.schedules import schedule_callbacks
     from cnnlab.training.callbacks import StoreCallback
+    from cnnlab.training.distributions import PROBE_SIZE, DistributionCallback
     from cnnlab.training.insight_callback import InsightCallback, record_interval
     from cnnlab.training.tensorboard import tensorboard_callback
     from cnnlab.training.train_step import compile_for_training, wrap
@@ -222,6 +223,9 @@ def _train(store, run_id, config, stop_event):
     # Early stopping watches each phase on its own (Keras resets it when a fit begins): a
     # head that stops improving ends phase 1 early, and fine-tuning follows at once.
     early = _early_stopping(config)
+    distributions = DistributionCallback(store, run_id, probe=(
+        data.x_train[:PROBE_SIZE],
+        keras.utils.to_categorical(data.y_train[:PROBE_SIZE], data.num_classes)))
     done = 0  # epochs trained so far
     for phase in phases:
         if stop_event.is_set():  # a stop between two phases
@@ -237,7 +241,7 @@ def _train(store, run_id, config, stop_event):
         phase.apply(model)
         settings = phase_config(config, phase)
         compile_for_training(model, settings, phase_learning_rate(config, phase, steps))
-        callbacks = [insight, recorder, tensorboard_callback(store.run_dir(run_id), epochs=config.epochs,
+        callbacks = [insight, recorder, distributions, tensorboard_callback(store.run_dir(run_id), epochs=config.epochs,
                                                              steps_per_epoch=steps),
                      *schedule_callbacks(settings)]
         if early is not None:
