@@ -15,6 +15,7 @@ PAGES = (
     ("pages/3_Compare.py", "Compare", ":material/compare_arrows:"),
     ("pages/4_Data.py", "Data", ":material/folder_zip:"),
     ("pages/5_Lessons.py", "Lessons", ":material/school:"),
+    ("pages/7_Inspect.py", "Inspect", ":material/visibility:"),
 )
 # The sidebar's width in pixels: Streamlit's default (300) took 30% of a 1024 px projector.
 SIDEBAR_WIDTH = 250

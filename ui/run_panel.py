@@ -166,3 +166,6 @@ def _export(manager, run_id: str) -> None:
             on_click="ignore")
         st.caption("config.json, metrics.csv, model.keras and train.py, which trains the run "
                    "again with Keras alone", width="content")
+        if manager.store.get_run(run_id).status == "completed":
+            st.page_link("pages/7_Inspect.py", label="Inspect", icon=":material/visibility:",
+                         query_params={"run": run_id})

@@ -25,3 +25,15 @@ def area_share(shape, box) -> float:
     """The box's share of an image of `shape` (height, width, ...): a uniform map's mass."""
     top, left, bottom, right = (int(value) for value in box)
     return (bottom - top) * (right - left) / float(shape[0] * shape[1])
+
+
+def grad_cam_localization(model, images: np.ndarray, boxes: np.ndarray, *,
+                          layer_name: str | None = None) -> tuple[float, float]:
+    """(mean Grad-CAM mass inside each image's box, mean box area share: the uniform
+    baseline), Grad-CAM for the predicted class at `layer_name` (default: the default)."""
+    from cnnlab.inspect.views import grad_cam
+
+    inside = [mass_inside(grad_cam(model, image, layer_name=layer_name)[0], box)
+              for image, box in zip(images, boxes)]
+    uniform = [area_share(image.shape, box) for image, box in zip(images, boxes)]
+    return float(np.mean(inside)), float(np.mean(uniform))
