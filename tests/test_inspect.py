@@ -200,3 +200,46 @@ def test_stored_histograms_count_what_numpy_counts_on_the_same_weights(lab):
         bands = percentiles(last)
         assert bands[0] == pytest.approx(values.min()) and bands[-1] == pytest.approx(values.max())
         assert abs(bands[4] - np.median(values)) < (values.max() - values.min()) / BINS
+
+
+def test_grad_cam_puts_all_its_mass_where_the_evidence_is():
+    """Closed form: the score of class 0 is the mean brightness (a 1x1 conv summing the
+    channels, ReLU, global average pooling), so its Grad-CAM is the brightness map itself,
+    all of it inside the bright box on a black background; class 1's weight is negative,
+    and the ReLU leaves no map. (A trained model on the shapes set: benchmarks/inspect.py.)"""
+    from cnnlab.data.shapes import shape_boxes
+    from cnnlab.inspect.localization import area_share, mass_inside
+
+    inputs = keras.Input((16, 16, 3))
+    conv = keras.layers.Conv2D(1, 1, activation="relu", name="conv")
+    pooled = keras.layers.GlobalAveragePooling2D()(conv(inputs))
+    dense = keras.layers.Dense(2, activation="softmax", name="predictions")
+    model = keras.Model(inputs, dense(pooled))
+    conv.set_weights([np.ones((1, 1, 3, 1), "float32"), np.zeros(1, "float32")])
+    dense.set_weights([np.array([[1.0, -1.0]], "float32"), np.zeros(2, "float32")])
+    for top, left, bottom, right in shape_boxes(4, 16, 0):
+        image = np.zeros((16, 16, 3), "float32")
+        image[top:bottom, left:right] = 0.8
+        cam, explained = grad_cam(model, image, layer_name="conv", class_index=0)
+        assert explained == 0
+        assert mass_inside(cam, (top, left, bottom, right)) == pytest.approx(1.0, abs=1e-6)
+        assert area_share(cam.shape, (top, left, bottom, right)) < 0.9
+        assert grad_cam(model, image, layer_name="conv", class_index=1)[0].max() == 0
+
+
+def test_shape_boxes_hold_every_shape_pixel_and_leave_the_images_as_they_were():
+    from cnnlab.data.shapes import draw_shapes, shape_boxes
+
+    images, labels = draw_shapes(24, 24, 3)
+    boxes = shape_boxes(24, 24, 3)
+    again, _ = draw_shapes(24, 24, 3)
+    np.testing.assert_array_equal(images, again)
+    for image, (top, left, bottom, right) in zip(images.astype(float), boxes):
+        assert 0 <= top < bottom <= 24 and 0 <= left < right <= 24
+        outside = np.ones((24, 24), bool)
+        outside[top:bottom, left:right] = False
+        background = np.median(image[outside], axis=0)
+        # Outside the box: the background and its noise (sd 0.04 x 255) only.
+        assert np.abs(image[outside] - background).max() < 0.04 * 255 * 5
+        inside = np.linalg.norm(image[~outside] - background, axis=1)
+        assert inside.max() > 0.3 * 255  # and the shape is in it
