@@ -35,7 +35,8 @@ def top_k_bars(top: Sequence[tuple[int, float]], class_names: Sequence[str],
         f"Top-5 prediction (true class {class_names[true_class]} is not among them)"
     figure.update_layout(template=TEMPLATE, title={"text": title}, height=90 + 40 * len(top),
                          showlegend=False, margin={"l": 20, "r": 30, "t": 50, "b": 30},
-                         yaxis={"autorange": "reversed"},
+                         # Categories: class names such as "4" would read as numbers.
+                         yaxis={"autorange": "reversed", "type": "category"},
                          xaxis={"tickformat": ".0%", "range": [0, 1]})
     return figure
 
