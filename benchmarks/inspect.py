@@ -12,9 +12,15 @@
    share of Grad-CAM mass inside each test image's shape box, at the default layer and at
    the last conv block, against a uniform map's (the box's area share).
 
-Last line, one JSON object: inspect_small_ms, inspect_224_ms, inspect_training_ratio
-(targets 300 ms, 2000 ms, >= 0.8), training_images_per_s_alone/_inspected,
-gradcam_inside, gradcam_inside_last_block, gradcam_uniform, gradcam_test_accuracy.
+4. What recording the weight distributions costs a run (cnnlab.training.distributions):
+   the callback's work at one epoch end (histograms of every weight, the probe batch's
+   gradients, the file written) for the default experiment's model.
+
+Keys of the last line (one JSON object): inspect_small_ms, inspect_224_ms,
+inspect_training_ratio (targets 300 ms, 2000 ms, >= 0.8), training_images_per_s_alone,
+training_images_per_s_inspected, inspect_pace_s, gradcam_inside,
+gradcam_inside_last_block, gradcam_uniform (target: inside > 0.6, the issue's), gradcam_test_accuracy,
+distributions_epoch_ms.
 
 Usage: python benchmarks/inspect.py [--repeats 5] [--pace 1.0]
        python benchmarks/inspect.py --quick   (seconds: 16 px, 1 repeat, a 1-epoch run,
@@ -134,6 +140,30 @@ def shapes_grad_cam(side: int, count: int, epochs: int) -> dict:
             "gradcam_uniform": round(uniform, 3), "gradcam_test_accuracy": round(float(accuracy), 3)}
 
 
+def distributions_epoch_ms(repeats: int) -> float:
+    """The distribution callback's time at one epoch end, default experiment's model."""
+    from cnnlab.data import load_dataset
+    from cnnlab.store import RunStore
+    from cnnlab.training.distributions import DistributionCallback
+
+    config = ExperimentConfig()
+    data = load_dataset(config.dataset, image_size=config.image_size)
+    model = build_model(config.architecture, data.input_shape, data.num_classes)
+    labels = keras.utils.to_categorical(data.y_train[:32], data.num_classes)
+    with tempfile.TemporaryDirectory() as home:
+        store = RunStore(home)
+        run_id = store.create_run(config.to_dict())
+        callback = DistributionCallback(store, run_id, probe=(data.x_train[:32], labels))
+        callback.set_model(model)
+        times = []
+        for epoch in range(repeats + 1):
+            start = time.perf_counter()
+            callback.on_epoch_end(epoch)
+            times.append(time.perf_counter() - start)
+        store.close()
+    return 1000 * float(np.median(times[1:]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -162,11 +192,14 @@ def main() -> None:
 
     cam = shapes_grad_cam(16, 64, 1) if args.quick else shapes_grad_cam(32, 3000, 8)
     print(f"Grad-CAM on shapes: {cam}", flush=True)
+    distributions_ms = distributions_epoch_ms(repeats)
+    print(f"recording the weight distributions: {distributions_ms:.0f} ms an epoch", flush=True)
     print(json.dumps({"inspect_small_ms": round(small_ms, 1), "inspect_224_ms": round(large_ms, 1),
                       "inspect_training_ratio": round(ratio, 3),
                       "training_images_per_s_alone": round(alone, 1),
                       "training_images_per_s_inspected": round(inspected, 1),
-                      "inspect_pace_s": args.pace, **cam}))
+                      "inspect_pace_s": args.pace, **cam,
+                      "distributions_epoch_ms": round(distributions_ms, 1)}))
 
 
 if __name__ == "__main__":

@@ -126,7 +126,7 @@ BENCHMARKS = {
         keys=("inspect_small_ms", "inspect_224_ms", "inspect_training_ratio",
               "training_images_per_s_alone", "training_images_per_s_inspected",
               "inspect_pace_s", "gradcam_inside", "gradcam_inside_last_block",
-              "gradcam_uniform", "gradcam_test_accuracy"),
+              "gradcam_uniform", "gradcam_test_accuracy", "distributions_epoch_ms"),
     ),
     "latency": Benchmark(
         keys=("browser_latency_s", "p90_s", "min_s", "max_s", "mean_s", "samples_s",

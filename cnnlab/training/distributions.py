@@ -36,7 +36,7 @@ WEIGHT_NAMES = ("kernel", "depthwise_kernel", "pointwise_kernel", "gamma", "beta
 
 def histogram(values: np.ndarray) -> dict:
     """`BINS` equal bins from the values' minimum to maximum, as the file stores them."""
-    values = np.asarray(values, dtype=np.float64).ravel()
+    values = np.asarray(values).ravel()
     low, high = float(values.min()), float(values.max())
     counts, _ = np.histogram(values, bins=BINS, range=(low, high) if high > low else None)
     return {"low": low, "high": high, "counts": [int(count) for count in counts]}
@@ -64,6 +64,7 @@ class DistributionCallback(keras.callbacks.Callback):
             tf.constant(np.asarray(probe[0][:PROBE_SIZE], np.float32)),
             tf.constant(np.asarray(probe[1][:PROBE_SIZE], np.float32)))
         self.data = {"bins": BINS, "epochs": [], "weights": {}, "gradients": {}}
+        self._probe_gradients = None  # (number of variables, the traced function)
 
     def on_train_begin(self, logs=None):
         if not self.data["epochs"]:  # the first phase only: later phases continue
@@ -89,7 +90,16 @@ class DistributionCallback(keras.callbacks.Callback):
         trainable = [(path, variable) for path, variable in weights if variable.trainable]
         if self.probe is None or not trainable:
             return {}
-        images, labels = self.probe
+        variables = [variable for _, variable in trainable]
+        if self._probe_gradients is None or self._probe_gradients[0] != len(variables):
+            self._probe_gradients = (len(variables), tf.function(self._probe_step))
+        gradients = self._probe_gradients[1](*self.probe, variables)
+        return {path: np.asarray(gradient) for (path, _), gradient in zip(trainable, gradients)
+                if gradient is not None}
+
+    def _probe_step(self, images, labels, variables):
+        """The probe batch's gradients, traced once (an eager tape cost a large share of a
+        small model's epoch)."""
         with tf.GradientTape() as tape:
             output = self.model(images, training=False)
             if isinstance(output, (list, tuple)):
@@ -97,9 +107,7 @@ class DistributionCallback(keras.callbacks.Callback):
             loss = tf.reduce_mean(keras.losses.categorical_crossentropy(labels, output))
             if self.model.losses:
                 loss += tf.add_n(self.model.losses)
-        gradients = tape.gradient(loss, [variable for _, variable in trainable])
-        return {path: np.asarray(gradient) for (path, _), gradient in zip(trainable, gradients)
-                if gradient is not None}
+        return tape.gradient(loss, variables)
 
 
 def read_distributions(store, run_id: str) -> dict | None:
