@@ -64,7 +64,7 @@ class DistributionCallback(keras.callbacks.Callback):
             tf.constant(np.asarray(probe[0][:PROBE_SIZE], np.float32)),
             tf.constant(np.asarray(probe[1][:PROBE_SIZE], np.float32)))
         self.data = {"bins": BINS, "epochs": [], "weights": {}, "gradients": {}}
-        self._probe_gradients = None  # (number of variables, the traced function)
+        self._probe_gradients = None  # (the variables' ids, the traced function)
 
     def on_train_begin(self, logs=None):
         if not self.data["epochs"]:  # the first phase only: later phases continue
@@ -91,9 +91,12 @@ class DistributionCallback(keras.callbacks.Callback):
         if self.probe is None or not trainable:
             return {}
         variables = [variable for _, variable in trainable]
-        if self._probe_gradients is None or self._probe_gradients[0] != len(variables):
-            self._probe_gradients = (len(variables), tf.function(self._probe_step))
-        gradients = self._probe_gradients[1](*self.probe, variables)
+        key = tuple(id(variable) for variable in variables)  # a new phase may unfreeze more
+        if self._probe_gradients is None or self._probe_gradients[0] != key:
+            # The variables are captured, not passed: as arguments they arrive as values.
+            self._probe_gradients = (key, tf.function(
+                lambda images, labels: self._probe_step(images, labels, variables)))
+        gradients = self._probe_gradients[1](*self.probe)
         return {path: np.asarray(gradient) for (path, _), gradient in zip(trainable, gradients)
                 if gradient is not None}
 
