@@ -166,11 +166,14 @@ def show_filters(inspected) -> None:
         return
     layer = st.selectbox("Conv layer", convs, key="inspect_filter_layer")
     kernels = filters(inspected.model, layer)
-    st.caption("First layer: each filter as an RGB image (grey is zero). Deeper layers: each "
-               "row one filter, each column its weights on one input channel (red negative, "
-               "blue positive)." if kernels.shape[-1] == 3 else
-               "Each row one filter, each column its kernel on one input channel (red "
-               "negative, blue positive; white zero).")
+    if kernels.shape[-1] in (1, 3):
+        st.caption(f"{len(kernels)} filters of {kernels.shape[1]}x{kernels.shape[2]}, each "
+                   "scaled on its own: mid grey is a weight of zero, so an edge detector "
+                   "shows as a dark side beside a bright one.")
+    else:
+        st.caption(f"{len(kernels)} filters on {kernels.shape[-1]} input channels (the first "
+                   "16 filters and 8 channels shown): each row one filter, each column its "
+                   "kernel on one input channel; red negative, blue positive, white zero.")
     st.plotly_chart(filter_images(kernels), theme=None, key="inspect_filters",
                     config={"displayModeBar": False})
 

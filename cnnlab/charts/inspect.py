@@ -48,8 +48,10 @@ def channel_grid(maps: np.ndarray, *, max_channels: int = 32, columns: int = 8,
     channels = min(maps.shape[-1], max_channels)
     rows = math.ceil(channels / columns)
     means = maps.reshape(-1, maps.shape[-1]).mean(axis=0)
+    # Rows of about 95 px of image under a 30 px title: near square on a 1024 px screen.
+    height = 70 + 125 * rows
     figure = make_subplots(rows=rows, cols=columns, horizontal_spacing=0.01,
-                           vertical_spacing=0.06 / max(rows, 1),
+                           vertical_spacing=min(0.3, 30 / height),
                            subplot_titles=[f"{c}: {means[c]:.2f}" for c in range(channels)])
     for channel in range(channels):
         image = maps[..., channel]
@@ -61,8 +63,8 @@ def channel_grid(maps: np.ndarray, *, max_channels: int = 32, columns: int = 8,
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False, autorange="reversed", scaleanchor=None)
     figure.update_annotations(font={"size": 14})
-    figure.update_layout(template=TEMPLATE, title={"text": title}, height=60 + 110 * rows,
-                         margin={"l": 10, "r": 10, "t": 60, "b": 10})
+    figure.update_layout(template=TEMPLATE, title={"text": title}, height=height,
+                         margin={"l": 10, "r": 10, "t": 70, "b": 10})
     return figure
 
 
@@ -88,26 +90,32 @@ def overview_row(maps: dict[str, np.ndarray], *, channels: int = 6) -> go.Figure
     return figure
 
 
-def filter_images(kernels: np.ndarray, *, max_filters: int = 32, max_channels: int = 8) -> go.Figure:
-    """Conv kernels scaled to [0, 1] (cnnlab.inspect.filters): RGB images for a first
-    layer (3 input channels), else one grey row of input channels per filter."""
-    count = min(len(kernels), max_filters)
-    if kernels.shape[-1] == 3:
-        columns = 8
+def filter_images(kernels: np.ndarray, *, max_filters: int = 32, max_rows: int = 16,
+                  max_channels: int = 8) -> go.Figure:
+    """Conv kernels scaled to [0, 1] (cnnlab.inspect.filters). A first layer (1 or 3
+    input channels): one image per filter, RGB or grey, eight to a row. Deeper: one row
+    per filter (up to `max_rows`), one column per input channel (up to `max_channels`)."""
+    columns = 8
+    if kernels.shape[-1] in (1, 3):
+        count = min(len(kernels), max_filters)
         rows = math.ceil(count / columns)
         figure = make_subplots(rows=rows, cols=columns, horizontal_spacing=0.01,
                                vertical_spacing=0.02)
         for index in range(count):
-            figure.add_trace(go.Image(z=np.round(kernels[index] * 255).astype(np.uint8),
-                                      hovertemplate=f"filter {index}<extra></extra>"),
-                             row=index // columns + 1, col=index % columns + 1)
+            place = {"row": index // columns + 1, "col": index % columns + 1}
+            if kernels.shape[-1] == 3:
+                figure.add_trace(go.Image(z=np.round(kernels[index] * 255).astype(np.uint8),
+                                          hovertemplate=f"filter {index}<extra></extra>"), **place)
+            else:
+                figure.add_trace(go.Heatmap(z=kernels[index, ..., 0], zmin=0, zmax=1,
+                                            colorscale="gray", showscale=False,
+                                            hovertemplate=f"filter {index}<extra></extra>"), **place)
     else:
-        channels = min(kernels.shape[-1], max_channels)
-        rows, columns = count, channels
-        figure = make_subplots(rows=rows, cols=columns, horizontal_spacing=0.005,
-                               vertical_spacing=0.005)
-        for index in range(count):
-            for channel in range(channels):
+        rows, columns = min(len(kernels), max_rows), min(kernels.shape[-1], max_channels)
+        figure = make_subplots(rows=rows, cols=columns, horizontal_spacing=0.01,
+                               vertical_spacing=0.01)
+        for index in range(rows):
+            for channel in range(columns):
                 figure.add_trace(go.Heatmap(
                     z=kernels[index, ..., channel], zmin=0, zmax=1, colorscale="RdBu",
                     showscale=False, hovertemplate=f"filter {index}, input channel {channel}"
@@ -115,7 +123,8 @@ def filter_images(kernels: np.ndarray, *, max_filters: int = 32, max_channels: i
                     row=index + 1, col=channel + 1)
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False, autorange="reversed")
-    figure.update_layout(template=TEMPLATE, height=40 + 56 * rows,
+    # About square cells on a 1024 px screen: eight columns of some 90 px.
+    figure.update_layout(template=TEMPLATE, height=30 + 92 * rows,
                          margin={"l": 10, "r": 10, "t": 20, "b": 10})
     return figure
 
