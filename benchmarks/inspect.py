@@ -23,8 +23,8 @@ gradcam_inside_last_block, gradcam_uniform (target: inside > 0.6, the issue's), 
 distributions_epoch_ms.
 
 Usage: python benchmarks/inspect.py [--repeats 5] [--pace 1.0]
-       python benchmarks/inspect.py --quick   (seconds: 16 px, 1 repeat, a 1-epoch run,
-           a few shapes; checks that it runs)
+       python benchmarks/inspect.py --quick   (seconds: 16 and 64 px, 1 repeat, two tiny
+           runs in a thread, a few shapes; checks that it runs)
 """
 
 from __future__ import annotations
@@ -85,8 +85,11 @@ def run_throughput(store, manager, config: ExperimentConfig) -> float:
     return (config.epochs - 1) * config.train_size / (ends[config.epochs] - ends[1])
 
 
-def training_ratio(config: ExperimentConfig, pace: float, side: int) -> tuple[float, float]:
-    """(images/s alone, images/s while this process inspects a new image every `pace` s)."""
+def training_ratio(config: ExperimentConfig, pace: float, side: int, *,
+                   quick: bool = False) -> tuple[float, float]:
+    """(images/s alone, images/s while this process inspects a new image every `pace` s).
+
+    `quick` trains in a thread of this process and skips the warm-up run: no figure."""
     from cnnlab.store import RunStore
     from cnnlab.training import JobManager
 
@@ -95,9 +98,11 @@ def training_ratio(config: ExperimentConfig, pace: float, side: int) -> tuple[fl
     inspect_once(model, np.zeros((side, side, 3), "float32"))
     with tempfile.TemporaryDirectory() as home:
         store = RunStore(home)
-        manager = JobManager(store, max_concurrent=1, isolation="process", prestart=1)
+        manager = JobManager(store, max_concurrent=1, isolation="thread" if quick else "process",
+                             prestart=0 if quick else 1)
         try:
-            run_throughput(store, manager, config)  # the worker's first run pays its start-up
+            if not quick:
+                run_throughput(store, manager, config)  # the worker's first run pays its start-up
             alone = run_throughput(store, manager, config)
             stop = threading.Event()
 
@@ -171,7 +176,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     repeats = 1 if args.quick else args.repeats
-    small_side, large_side = (16, 96) if args.quick else (32, 224)
+    small_side, large_side = (16, 64) if args.quick else (32, 224)
 
     keras.utils.set_random_seed(0)
     small = build_model("small_convnet", (small_side, small_side, 3), 10)
@@ -185,7 +190,7 @@ def main() -> None:
                               train_size=64 if args.quick else 1024,
                               epochs=2 if args.quick else 4, batch_size=32,
                               validation_fraction=0.1)
-    alone, inspected = training_ratio(config, args.pace, small_side)
+    alone, inspected = training_ratio(config, args.pace, small_side, quick=args.quick)
     ratio = inspected / alone
     print(f"training {alone:.0f} images/s alone, {inspected:.0f} while inspecting an image "
           f"every {args.pace:g} s: ratio {ratio:.2f} (target >= 0.8)", flush=True)
