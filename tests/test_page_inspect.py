@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from cnnlab.config import ExperimentConfig
 from cnnlab.inspect import load_inspected_run, predict_top_k
+from cnnlab.inspect.views import wrong_predictions
 from cnnlab.store import RunStore
 from tests.apptest import ROOT, plotly_figure
 
@@ -87,6 +88,10 @@ def test_the_page_shows_top5_maps_grad_cam_top_losses_and_distributions(run):
         [p for _, p in predict_top_k(inspected.model, inspected.data.x_val[index])], rel=1e-5)
     assert f"{true} (true)" in bars["y"] or "not among them" in \
         plotly_figure(app, "inspect_top5")["layout"]["title"]["text"]
+
+    app.radio(key="inspect_image_source").set_value("One it got wrong").run()
+    wrong = wrong_predictions(inspected.model, inspected.data.x_val, inspected.data.y_val)
+    assert app.selectbox(key="inspect_wrong_index").options == [str(index) for index in wrong]
 
     bands = plotly_figure(app, "inspect_bands")
     assert bands["data"][-1]["x"] == [0, 1, 2]  # epoch 0 (the start) and both epochs

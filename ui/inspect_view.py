@@ -96,7 +96,7 @@ def choose_image(inspected) -> tuple[np.ndarray | None, int | None, str]:
                                 key="inspect_val_index")
         return data.x_val[index], int(data.y_val[index]), f"validation image {index}"
     if source == IMAGE_WRONG:
-        wrong = view_cache().get(inspected.key, data.x_val, "wrong",
+        wrong = view_cache().get(inspected.key, "validation set", "wrong",
                                  lambda: wrong_predictions(inspected.model, data.x_val, data.y_val))
         if not wrong:
             st.success("It got every validation image right.")
@@ -218,7 +218,7 @@ def show_top_losses(inspected) -> None:
     if data is None or not len(data.x_val):
         st.info("Top losses need the run's validation images.")
         return
-    rows = view_cache().get(inspected.key, data.x_val, "top_losses",
+    rows = view_cache().get(inspected.key, "validation set", "top_losses",
                             lambda: top_losses(inspected.model, data.x_val, data.y_val, TOP_LOSSES))
     names = inspected.class_names
     st.caption("The validation images with the highest loss. Open one to see it in the views above.")

@@ -14,8 +14,11 @@ from collections import OrderedDict
 import numpy as np
 
 
-def image_key(image: np.ndarray) -> str:
-    """A short digest of an image's shape, type and pixels."""
+def image_key(image) -> str:
+    """A short digest of an image's shape, type and pixels; a string names itself (a
+    whole validation set is named, not hashed on every rerun)."""
+    if isinstance(image, str):
+        return image
     image = np.ascontiguousarray(image)
     digest = hashlib.sha1(f"{image.shape}{image.dtype}".encode())
     digest.update(image.tobytes())
@@ -35,7 +38,7 @@ class ViewCache:
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
-    def get(self, model_key: str, image: np.ndarray, view: str, compute, *, layer=None,
+    def get(self, model_key: str, image, view: str, compute, *, layer=None,
             class_index=None):
         """`compute()`'s result for this key, computed at most once while it stays cached."""
         key = (model_key, image_key(image), view, layer, class_index)
