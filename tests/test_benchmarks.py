@@ -129,6 +129,12 @@ BENCHMARKS = {
         expect={"trials": 1, "killed": 1, "integrity_ok": 1, "other_status": 0,
                 "temp_files_left_after_recovery": 0, "workers_left_after_10s": 0},
     ),
+    "inspect": Benchmark(
+        keys=("inspect_small_ms", "inspect_224_ms", "inspect_training_ratio",
+              "training_images_per_s_alone", "training_images_per_s_inspected",
+              "inspect_pace_s", "gradcam_inside", "gradcam_inside_last_block",
+              "gradcam_uniform", "gradcam_test_accuracy", "distributions_epoch_ms"),
+    ),
     "latency": Benchmark(
         keys=("browser_latency_s", "p90_s", "min_s", "max_s", "mean_s", "samples_s",
               "warmup_s", "probe_s", "first_view_s", "load_avg_1m", "target_s", "met"),

@@ -18,6 +18,7 @@ PAGES = (
     ("pages/4_Data.py", "Data", ":material/folder_zip:"),
     ("pages/5_Lessons.py", "Lessons", ":material/school:"),
     ("pages/6_Convolutions.py", "Convolutions", ":material/filter:"),
+    ("pages/7_Inspect.py", "Inspect", ":material/visibility:"),
 )
 # The sidebar's width in pixels: Streamlit's default (300) took 30% of a 1024 px projector.
 SIDEBAR_WIDTH = 250

@@ -63,8 +63,9 @@ def apply_projector_style() -> None:
         st.html(CSS)
 
 
-def plotly_chart(figure, *, theme=None, **kwargs):
-    """st.plotly_chart, with the figure's text enlarged in projector mode.
+def plotly_chart(figure, *, theme=None, where=None, **kwargs):
+    """st.plotly_chart (or `where`'s, a column or container), with the figure's text
+    enlarged in projector mode.
 
     Always without Streamlit's chart theme (`theme` is accepted and must be None): the
     theme would write its 12 px sizes back into the lab's template.
@@ -73,7 +74,7 @@ def plotly_chart(figure, *, theme=None, **kwargs):
         raise ValueError(f"Invalid `theme`. Expected None (the lab's own template). Received: {theme!r}.")
     if projector_on():
         figure = projector_figure(figure)
-    return st.plotly_chart(figure, theme=None, **kwargs)
+    return (where or st).plotly_chart(figure, theme=None, **kwargs)
 
 
 def controls_and_results(label: str, widths=(1, 3)):

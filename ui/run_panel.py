@@ -166,3 +166,8 @@ def _export(manager, run_id: str) -> None:
             on_click="ignore")
         st.caption("config.json, metrics.csv, model.keras and train.py, which trains the run "
                    "again with Keras alone", width="content")
+        # A button, not st.page_link: the link's query_params did not reach the page.
+        if manager.store.get_run(run_id).status == "completed" and st.button(
+                "Inspect", key=f"train_inspect_{run_id}", icon=":material/visibility:",
+                help="See inside the trained network: top-5, feature maps, filters, Grad-CAM"):
+            st.switch_page("pages/7_Inspect.py", query_params={"run": run_id})

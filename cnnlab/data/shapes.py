@@ -129,6 +129,24 @@ def draw_shapes(count: int, image_size: int = 32, seed: int = 0) -> tuple[np.nda
     Why: the data cache keeps the shapes pool in this form, converting only the images
     a run actually uses to float32.
     """
+    images, labels, _ = _draw(count, image_size, seed)
+    return images, labels
+
+
+def shape_boxes(count: int, image_size: int = 32, seed: int = 0) -> np.ndarray:
+    """Where each shape of `draw_shapes(count, image_size, seed)` lies: its bounding box.
+
+    Why: Grad-CAM is checked against where the shape is (cnnlab.inspect). The images are
+    drawn again with the same random draws, so the boxes belong to exactly those images.
+
+    Returns:
+        int32 array (count, 4) of (top, left, bottom, right) pixel rows and columns, the
+        bottom and right exclusive: every pixel the shape covers, even partly.
+    """
+    return _draw(count, image_size, seed)[2]
+
+
+def _draw(count: int, image_size: int, seed: int):
     _check(count, image_size)
     rng = np.random.default_rng(seed)
     # Balanced classes: equal counts (within one), in shuffled order.
@@ -141,6 +159,7 @@ def draw_shapes(count: int, image_size: int = 32, seed: int = 0) -> tuple[np.nda
     foreground, background = _contrasting_colours(rng, count)
 
     images = np.empty((count, image_size, image_size, 3), dtype=np.uint8)
+    boxes = np.zeros((count, 4), dtype=np.int32)
     # Blending in chunks bounds the float32 scratch memory to about 16 MB at any size.
     chunk = max(1, _CHUNK_FLOATS // (image_size * image_size * 3))
     for start in range(0, count, chunk):
@@ -150,8 +169,12 @@ def draw_shapes(count: int, image_size: int = 32, seed: int = 0) -> tuple[np.nda
             mask = _draw_mask(SHAPE_NAMES[labels[i]], centres[i], radii[i], angles[i], side)
             # reduce() averages factor×factor blocks: exact box-filter antialiasing.
             masks[i - start] = np.asarray(mask.reduce(factor) if factor > 1 else mask)
+            rows, columns = np.flatnonzero(masks[i - start].any(axis=1)), \
+                np.flatnonzero(masks[i - start].any(axis=0))
+            if len(rows):
+                boxes[i] = (rows[0], columns[0], rows[-1] + 1, columns[-1] + 1)
         images[start:stop] = _blend(masks, foreground[start:stop], background[start:stop], rng)
-    return images, labels
+    return images, labels, boxes
 
 
 def _blend(masks, foreground, background, rng: np.random.Generator) -> np.ndarray:

@@ -14,6 +14,7 @@ there: `tempfile.mkstemp` draws 8 characters from [a-z0-9_] between its prefix a
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import tempfile
@@ -27,6 +28,17 @@ TEMPORARY_PATTERNS = (
     # the trained model (cnnlab.training.job): mkstemp(suffix=".keras"), mkstemp's default prefix "tmp"
     re.compile(rf"tmp{_RANDOM}\.keras"),
 )
+
+
+# The key of a completed run's progress under which the store keeps its model file's
+# sha256 (written by the run once the file is saved; see `cnnlab.inspect.loading`).
+MODEL_DIGEST_KEY = "model_sha256"
+
+
+def file_sha256(path: str | Path) -> str:
+    """The hex sha256 of a file's bytes, read in chunks."""
+    with open(path, "rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def is_temporary(name: str) -> bool:

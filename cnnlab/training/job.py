@@ -35,6 +35,7 @@ import time
 from cnnlab.config import ExperimentConfig
 from cnnlab.data import load_dataset
 from cnnlab.store import fsync_folder
+from cnnlab.store.artifacts import MODEL_DIGEST_KEY, file_sha256
 from cnnlab.training.device import configure_tensorflow
 from cnnlab.training.measurements import (
     UNTRAINED_CHUNK,
@@ -178,6 +179,7 @@ def _train(store, run_id, config, stop_event):
     from cnnlab.augment.pipeline import make_eval_dataset, make_training_dataset
     from cnnlab.schedules import schedule_callbacks
     from cnnlab.training.callbacks import StoreCallback
+    from cnnlab.training.distributions import PROBE_SIZE, DistributionCallback
     from cnnlab.training.figures import TEST_LABELS, TEST_PROBS, VAL_FINAL_PROBS
     from cnnlab.training.insight_callback import InsightCallback, record_interval
     from cnnlab.training.tensorboard import tensorboard_callback
@@ -230,6 +232,9 @@ def _train(store, run_id, config, stop_event):
     # Early stopping watches each phase on its own (Keras resets it when a fit begins): a
     # head that stops improving ends phase 1 early, and fine-tuning follows at once.
     early = _early_stopping(config)
+    distributions = DistributionCallback(store, run_id, probe=(
+        data.x_train[:PROBE_SIZE],
+        keras.utils.to_categorical(data.y_train[:PROBE_SIZE], data.num_classes)))
     done = 0  # epochs trained so far
     for phase in phases:
         if stop_event.is_set():  # a stop between two phases
@@ -245,7 +250,7 @@ def _train(store, run_id, config, stop_event):
         phase.apply(model)
         settings = phase_config(config, phase)
         compile_for_training(model, settings, phase_learning_rate(config, phase, steps))
-        callbacks = [insight, recorder, tensorboard_callback(store.run_dir(run_id), epochs=config.epochs,
+        callbacks = [insight, recorder, distributions, tensorboard_callback(store.run_dir(run_id), epochs=config.epochs,
                                                              steps_per_epoch=steps),
                      *schedule_callbacks(settings)]
         if early is not None:
@@ -291,6 +296,10 @@ def _train(store, run_id, config, stop_event):
     _store_array(store, run_id, TEST_PROBS, probabilities.astype("float16"))
     _tell_stage(store, run_id, recorder.stage_progress("saving"))
     _save_model(store, run_id, model)
+    # The store keeps the saved file's digest: a reader (the Inspect page) loads the file
+    # only if it is still the one this run wrote, never one put in its folder by hand.
+    _tell_stage(store, run_id, {**recorder.stage_progress("saving"),
+                                MODEL_DIGEST_KEY: file_sha256(store.run_dir(run_id) / "model.keras")})
     return "completed", final, None
 
 
