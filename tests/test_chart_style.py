@@ -126,3 +126,17 @@ def test_the_pages_draw_every_chart_without_streamlits_theme():
                               bool(theme) and isinstance(theme[0], ast.Constant) and theme[0].value is None))
     assert len(calls) >= 10, calls
     assert all(ok for _, _, ok in calls), [call for call in calls if not call[2]]
+
+
+def test_every_chart_goes_through_the_projector_wrapper():
+    """Projector mode enlarges a chart's text only where ui.projector.plotly_chart draws it:
+    a page that calls Streamlit's own (st.plotly_chart, a column's .plotly_chart) would show
+    that chart at desk size on a projector."""
+    direct = []
+    for path in [*ROOT.glob("ui/*.py"), *ROOT.glob("pages/*.py"), ROOT / "app.py"]:
+        if path.name == "projector.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "plotly_chart":
+                direct.append(f"{path.name}:{node.lineno}")
+    assert direct == []
