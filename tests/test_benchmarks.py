@@ -129,7 +129,7 @@ BENCHMARKS = {
         expect={"trials": 1, "killed": 1, "integrity_ok": 1, "other_status": 0,
                 "temp_files_left_after_recovery": 0, "workers_left_after_10s": 0},
     ),
-    "inspect": Benchmark(
+    "inspection": Benchmark(
         keys=("inspect_small_ms", "inspect_224_ms", "inspect_training_ratio",
               "training_images_per_s_alone", "training_images_per_s_inspected",
               "inspect_pace_s", "gradcam_inside", "gradcam_inside_last_block",
@@ -317,3 +317,11 @@ def _checkout_files() -> set[str]:
         return set()
     return {line[3:] for line in listing.splitlines()
             if "__pycache__" not in line and not line[3:].startswith(("test-artifacts/", ".pytest_cache/"))}
+
+
+def test_no_benchmark_shadows_a_standard_library_module():
+    """A script's folder comes first on its path: benchmarks/inspect.py once made every
+    other benchmark import it as the standard library's `inspect` (numpy's import failed)."""
+    shadowing = sorted(path.stem for path in BENCHMARKS_DIR.glob("*.py")
+                       if path.stem in sys.stdlib_module_names)
+    assert shadowing == []

@@ -78,7 +78,7 @@ def default_cam_layer(model: keras.Model) -> str:
 
     Why not simply the last conv layer, as the paper does: on the lab's small images the
     last map is 4x4 or smaller (32 px through four pools), and its 16 cells upsampled
-    cannot say where a shape is. Measured on the shapes data set (benchmarks/inspect.py):
+    cannot say where a shape is. Measured on the shapes data set (benchmarks/inspection.py):
     the small convnet's last block (4x4) put 0.46 of its Grad-CAM mass inside the shape's
     box, the block before it (8x8) 0.62, against 0.38 for a uniform map.
     """

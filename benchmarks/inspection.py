@@ -22,8 +22,8 @@ training_images_per_s_inspected, inspect_pace_s, gradcam_inside,
 gradcam_inside_last_block, gradcam_uniform (target: inside > 0.6, the issue's), gradcam_test_accuracy,
 distributions_epoch_ms.
 
-Usage: python benchmarks/inspect.py [--repeats 5] [--pace 1.0]
-       python benchmarks/inspect.py --quick   (seconds: 16 and 64 px, 1 repeat, two tiny
+Usage: python benchmarks/inspection.py [--repeats 5] [--pace 1.0]
+       python benchmarks/inspection.py --quick   (seconds: 16 and 64 px, 1 repeat, two tiny
            runs in a thread, a few shapes; checks that it runs)
 """
 
@@ -31,11 +31,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-
-# This file's name is the standard library's `inspect`, which Python would import from
-# here (the script's folder comes first on the path): drop the folder before any import.
-sys.path[:] = [entry for entry in sys.path
-               if Path(entry or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse
 import json
