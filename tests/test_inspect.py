@@ -243,3 +243,18 @@ def test_shape_boxes_hold_every_shape_pixel_and_leave_the_images_as_they_were():
         assert np.abs(image[outside] - background).max() < 0.04 * 255 * 5
         inside = np.linalg.norm(image[~outside] - background, axis=1)
         assert inside.max() > 0.3 * 255  # and the shape is in it
+
+
+def test_a_histogram_of_diverged_weights_counts_what_is_not_finite():
+    """A diverging run's weights turn NaN or infinite: numpy refuses such a range, which
+    once failed the run (the learning-rate lesson's 'too large' run) instead of it ending
+    diverged. The finite values are binned, the others counted."""
+    from cnnlab.training.distributions import BINS, histogram
+
+    values = np.array([[0.0, 1.0, np.nan], [np.inf, -np.inf, 0.5]])
+    entry = histogram(values)
+    assert entry["nonfinite"] == 3 and sum(entry["counts"]) == 3
+    assert (entry["low"], entry["high"]) == (0.0, 1.0)
+    empty = histogram(np.full(4, np.nan))
+    assert empty["nonfinite"] == 4 and empty["counts"] == [0] * BINS
+    assert histogram(np.arange(5.0))["nonfinite"] == 0

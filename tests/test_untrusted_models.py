@@ -132,9 +132,11 @@ def test_every_file_uploader_takes_only_images_a_zip_or_a_json_config():
         assert types is not None, f"{where} accepts any file"
         assert set(types) <= images | {"zip", "json"}, f"{where} accepts {types}"
     # The Data page takes only a zip (its images are decoded, never a model opened); the
-    # Train page's import only a JSON config; the Augment and Inspect pages only a photo.
+    # Train page's import only a JSON config; the Augment, Inspect and Convolutions pages
+    # only a photo.
     assert {where.split(":")[0]: tuple(types) for where, types in found.items()} == {
         "pages/2_Augment.py": tuple(UPLOAD_TYPES), "ui/inspect_view.py": tuple(UPLOAD_TYPES),
+        "ui/convolution_controls.py": tuple(UPLOAD_TYPES),
         "ui/data_import.py": ("zip",),
         "ui/share_controls.py": ("json",)}
 

@@ -35,11 +35,19 @@ WEIGHT_NAMES = ("kernel", "depthwise_kernel", "pointwise_kernel", "gamma", "beta
 
 
 def histogram(values: np.ndarray) -> dict:
-    """`BINS` equal bins from the values' minimum to maximum, as the file stores them."""
-    values = np.asarray(values).ravel()
-    low, high = float(values.min()), float(values.max())
-    counts, _ = np.histogram(values, bins=BINS, range=(low, high) if high > low else None)
-    return {"low": low, "high": high, "counts": [int(count) for count in counts]}
+    """`BINS` equal bins from the finite values' minimum to maximum, as the file stores them,
+    and how many values were not finite (`nonfinite`): a diverging run's weights turn NaN,
+    and the run must end "diverged", not fail in its histogram (numpy refuses a NaN range).
+    """
+    values = np.asarray(values, dtype=np.float64).ravel()
+    finite = values[np.isfinite(values)]
+    nonfinite = int(values.size - finite.size)
+    if not finite.size:
+        return {"low": 0.0, "high": 0.0, "counts": [0] * BINS, "nonfinite": nonfinite}
+    low, high = float(finite.min()), float(finite.max())
+    counts, _ = np.histogram(finite, bins=BINS, range=(low, high) if high > low else None)
+    return {"low": low, "high": high, "counts": [int(count) for count in counts],
+            "nonfinite": nonfinite}
 
 
 def _tracked(model: keras.Model) -> list[tuple[str, keras.Variable]]:

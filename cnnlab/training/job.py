@@ -210,6 +210,8 @@ def _train(store, run_id, config, stop_event):
         keras.utils.set_random_seed(config.seed)
         built, phases = build_run_model(config, data, store)
         model = wrap(built)
+        if stop_event.is_set():  # stopped while the model was built: not even its first point
+            return "stopped", {}, None
         # The first point of the curves, long before the first step has been traced.
         # Measured on `built` (the same layers and weights as `model`, called as it was
         # built); it draws no random number, so it may come before the pipeline's seeds.
