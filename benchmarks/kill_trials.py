@@ -148,6 +148,9 @@ def trial(home: str | Path, seed: int, *, moment: str = "random", span_s: float 
                 os.kill(pid, signal.SIGKILL)  # first, so the server sees no worker die
             os.kill(child.pid, signal.SIGKILL)
         at_s = time.monotonic() - submitted
+        # The store as the kill left it: workers left running (with_workers False) may still
+        # end their runs in the half second before they notice, as they are allowed to.
+        statuses_at_kill = _statuses(home) if killed else None
         # A restarted server comes up seconds later; by then the orphaned workers, which
         # poll for their server twice a second, must be gone.
         workers_left = _wait_gone(workers, worker_exit_timeout_s)
@@ -163,7 +166,18 @@ def trial(home: str | Path, seed: int, *, moment: str = "random", span_s: float 
               "isolation": isolation, "with_workers": with_workers, "workers": len(workers),
               "workers_left": workers_left}
     result.update(check_after_restart(home, run_ids))
+    if statuses_at_kill is not None:
+        result["at_kill"] = statuses_at_kill
     return result
+
+
+def _statuses(home: Path) -> dict:
+    """{status: number of runs} in the store now (read-only)."""
+    conn = sqlite3.connect(f"file:{home / DB_NAME}?mode=ro", uri=True, timeout=30)
+    try:
+        return dict(conn.execute("SELECT status, COUNT(*) FROM runs GROUP BY status"))
+    finally:
+        conn.close()
 
 
 def check_after_restart(home: Path, run_ids: list[str]) -> dict:

@@ -182,7 +182,7 @@ RUNS, SESSIONS = 4, 10
 SETTLE_S = 600
 
 
-@pytest.mark.parametrize("isolation, seconds", [("process", 45), ("thread", 20)])
+@pytest.mark.parametrize("isolation, seconds", [("process", 30), ("thread", 15)])
 def test_four_runs_and_ten_polling_sessions_lose_nothing(tmp_path, isolation, seconds):
     figures = soak(seconds, runs=RUNS, sessions=SESSIONS, home=tmp_path / "soak",
                    isolation=isolation, settle_s=SETTLE_S, log=lambda line: None)
