@@ -139,6 +139,8 @@ def test_reduced_vanishing_gradients_sigmoid_with_normal_weights_gets_less_gradi
     figures = lesson_figures(lesson, started, manager.store)
     assert figures["ReLU, He"] > figures["sigmoid, N(0, 1)"] + 0.5, figures
     assert figures["sigmoid, Glorot"] < figures["sigmoid, N(0, 1)"], figures
+    # Batch norm after every layer (dense ones too) brings the sigmoid network's gradient back.
+    assert figures["sigmoid, N(0, 1), batch norm"] > figures["sigmoid, N(0, 1)"] + 0.5, figures
 
 
 def test_reduced_optimizers_adam_ends_below_plain_sgd(manager):
